@@ -1,0 +1,440 @@
+"""One controlled execution: logical threads as greenlets, one running at a time.
+
+Every primitive in this package calls `Execution.point()` before it acts. The running thread
+then asks the strategy which runnable thread goes next; choice 0 always means "no preemption"
+(keep the current thread, or the lowest-numbered runnable one when the current cannot run), so
+a shrinker that minimises choices minimises preemptions.
+
+Greenlets were chosen by measurement (docs/benchmarks.md): a greenlet switch costs about 1 us
+here against about 37 us for a handoff between two OS threads, and a greenlet never runs
+unless we switch to it, so no real thread can ever race the model.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import greenlet
+
+from interleavings.clock import VirtualClock
+from interleavings.trace import Step, Trace
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# Operations that change nothing another thread could observe: an execution whose threads do
+# only these for `idle_limit` virtual seconds is idling, not working.
+IDLE_OPS = frozenset(
+    {"time", "sleep", "wait_timeout", "acquire", "release", "is_set", "wait", "clock", "line"}
+)
+
+
+class Abort(BaseException):
+    """Thrown into a thread to unwind it when the execution is over; never caught by SDK code
+    that catches Exception, so `finally` blocks run and nothing else does."""
+
+
+class DecisionError(RuntimeError):
+    """A strategy returned a choice outside the offered range."""
+
+
+@dataclass
+class Wait:
+    """What a blocked thread waits for: a condition, an optional deadline, and a description."""
+
+    on: str
+    ready: Callable[[], bool]
+    deadline: float | None = None
+    lock: Any = None  # the lock object, when waiting to acquire one (for cycle detection)
+
+
+@dataclass
+class ThreadState:
+    tid: int
+    name: str
+    daemon: bool
+    glet: greenlet.greenlet | None = None
+    started: bool = False
+    done: bool = False
+    wait: Wait | None = None
+    error: BaseException | None = None
+    handle: Any = None  # the user-visible Thread object
+
+    def runnable(self, now: float) -> bool:
+        if self.done:
+            return False
+        w = self.wait
+        if w is None:
+            return True
+        return w.ready() or (w.deadline is not None and now >= w.deadline)
+
+    def describe(self, now: float) -> str:
+        if self.done:
+            return "finished" + (f" with {type(self.error).__name__}" if self.error else "")
+        if self.wait is None:
+            return "runnable"
+        w = self.wait
+        until = "" if w.deadline is None else f" until t={w.deadline:.3f}"
+        return f"blocked on {w.on}{until}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a strategy sees at a scheduling point."""
+
+    step: int
+    options: tuple[int, ...]  # thread ids in choice order; -1 stands for "advance the clock"
+    current: int  # tid of the thread that reached the point
+    current_runnable: bool
+
+
+@dataclass
+class Outcome:
+    """How an execution ended, and everything needed to explain or replay it."""
+
+    status: str  # "ok", "deadlock", "hang", "budget"
+    reason: str
+    main_done: bool
+    main_result: Any
+    main_error: BaseException | None
+    crashes: list[tuple[str, BaseException]]
+    choices: list[int]
+    trace: Trace
+    threads: list[str] = field(default_factory=list)  # each thread's final state, one line each
+
+    @property
+    def steps(self) -> int:
+        return len(self.trace.steps)
+
+    @property
+    def preemptions(self) -> int:
+        return sum(1 for s in self.trace.steps if s.preempted)
+
+
+_active: Execution | None = None
+
+
+def active() -> Execution | None:
+    return _active
+
+
+def require() -> Execution:
+    if _active is None:
+        raise RuntimeError("an interleavings primitive was used outside a controlled execution")
+    return _active
+
+
+class Execution:
+    """Runs one body under full control. Create one per run; `run()` may be called once."""
+
+    def __init__(
+        self,
+        strategy: Any,
+        *,
+        max_steps: int = 20_000,
+        horizon: float | None = None,
+        idle_limit: float | None = None,
+        eager_time: bool = False,
+        record_locations: bool = True,
+    ) -> None:
+        self.strategy = strategy
+        self.max_steps = max_steps
+        self.horizon = horizon
+        self.idle_limit = idle_limit
+        self.eager_time = eager_time
+        self.record_locations = record_locations
+        self.clock = VirtualClock()
+        self.threads: list[ThreadState] = []
+        self.current: ThreadState | None = None
+        self.trace = Trace()
+        self.choices: list[int] = []
+        self.crashes: list[tuple[str, BaseException]] = []
+        self._labels: dict[int, str] = {}
+        self._label_counts: dict[str, int] = {}
+        self._keep: list[Any] = []  # labelled objects stay alive so their id() is never reused
+        self._root: greenlet.greenlet | None = None
+        self._stop: tuple[str, str] | None = None
+        self._last_progress = 0.0
+        self._observers: list[Callable[[Step], None]] = []
+        self.finishing = False
+        self.thread_names = 0
+
+    # ----------------------------------------------------------------- naming and observing
+    def label(self, obj: Any, kind: str | None = None, name: str | None = None) -> str:
+        """A stable, deterministic name for a primitive: `Lock#2`, or a name the caller gives."""
+        key = id(obj)
+        if name is not None:
+            self._labels[key] = name
+            self._keep.append(obj)
+            return name
+        existing = self._labels.get(key)
+        if existing is not None:
+            return existing
+        kind = kind or type(obj).__name__
+        n = self._label_counts.get(kind, 0) + 1
+        self._label_counts[kind] = n
+        self._labels[key] = f"{kind}#{n}"
+        self._keep.append(obj)
+        return self._labels[key]
+
+    def observe(self, fn: Callable[[Step], None]) -> None:
+        """Call `fn` after every recorded step (invariants checked at every scheduling point)."""
+        self._observers.append(fn)
+
+    def stop(self, status: str, reason: str) -> None:
+        """End the execution at the next scheduling point (an observer found a violation)."""
+        if self._stop is None:
+            self._stop = (status, reason)
+
+    # ----------------------------------------------------------------- threads
+    def new_thread(self, name: str, daemon: bool, handle: Any = None) -> ThreadState:
+        ts = ThreadState(tid=len(self.threads), name=name, daemon=daemon, handle=handle)
+        self.threads.append(ts)
+        return ts
+
+    def start_thread(self, ts: ThreadState, target: Callable[[], Any]) -> None:
+        def body() -> None:
+            try:
+                target()
+            except Abort:
+                pass
+            except BaseException as exc:  # an exception escaping a thread is a finding
+                ts.error = exc
+                self.crashes.append((ts.name, exc))
+                self._emit(ts, "crash", ts.name, f"{type(exc).__name__}: {exc}", progress=True)
+            finally:
+                ts.done = True
+                ts.wait = None
+
+        ts.glet = greenlet.greenlet(body, parent=self._root)
+        ts.started = True
+
+    # ----------------------------------------------------------------- the scheduling point
+    def point(self, op: str, obj: str = "", detail: str = "") -> None:
+        """Record one operation of the current thread, then let the strategy switch threads."""
+        ts = self.current
+        assert ts is not None
+        self._emit(ts, op, obj, detail, progress=op not in IDLE_OPS)
+        self._reschedule()
+
+    def block(self, wait: Wait, op: str = "wait", obj: str = "") -> bool:
+        """Block the current thread until `wait.ready()` or its deadline. True when ready."""
+        ts = self.current
+        assert ts is not None
+        if wait.ready():
+            return True
+        ts.wait = wait
+        try:
+            while True:
+                self._reschedule()
+                if wait.ready():
+                    return True
+                if wait.deadline is not None and self.clock.now >= wait.deadline:
+                    self._emit(ts, "wait_timeout", obj or wait.on, "", progress=False)
+                    return False
+        finally:
+            ts.wait = None
+
+    def _emit(self, ts: ThreadState, op: str, obj: str, detail: str, *, progress: bool) -> None:
+        if self.finishing:
+            return
+        loc = _caller_location() if self.record_locations else ("", 0)
+        step = Step(
+            index=len(self.trace.steps),
+            tid=ts.tid,
+            thread=ts.name,
+            op=op,
+            obj=obj,
+            detail=detail,
+            file=loc[0],
+            line=loc[1],
+            time=self.clock.now,
+        )
+        self.trace.steps.append(step)
+        if progress:
+            self._last_progress = self.clock.now
+        for fn in self._observers:
+            fn(step)
+
+    def _reschedule(self) -> None:
+        """Pick the next thread and switch to it (or return at once if it is us)."""
+        me = self.current
+        if self.finishing:
+            raise Abort()
+        nxt = self._decide()
+        if nxt is None:
+            assert self._root is not None
+            self._root.switch()  # the scheduler ends the run; we are unwound with Abort
+            raise Abort()
+        if nxt is me:
+            return
+        self._switch(nxt)
+        if self.finishing:
+            raise Abort()
+
+    def _switch(self, nxt: ThreadState) -> None:
+        self.current = nxt
+        assert nxt.glet is not None
+        nxt.glet.switch()
+
+    def _decide(self) -> ThreadState | None:
+        """The heart: advance time when nothing can run, detect the end, ask the strategy."""
+        me = self.current
+        while True:
+            if self._stop is not None:
+                return None
+            if len(self.trace.steps) >= self.max_steps:
+                self._stop = ("budget", f"step budget of {self.max_steps} scheduling points spent")
+                return None
+            now = self.clock.now
+            runnable = [t for t in self.threads if t.started and t.runnable(now)]
+            if self.threads[0].done and all(t.done or t.daemon for t in self.threads):
+                self._stop = ("ok", "main body finished")
+                return None
+            timed = [t.wait.deadline for t in self.threads if t.wait and t.wait.deadline]
+            future = [d for d in timed if d is not None and d > now]
+            if not runnable:
+                if not future:
+                    self._stop = self._stuck()
+                    return None
+                self._advance(min(future))
+                continue
+            if self._idle_or_past_horizon():
+                return None
+            current_ok = me is not None and me in runnable
+            order = ([me] if current_ok else []) + [t for t in runnable if t is not me]
+            options = [t.tid for t in order]
+            if self.eager_time and future:
+                options.append(-1)
+            if len(options) == 1:
+                return order[0]
+            decision = Decision(
+                step=len(self.trace.steps),
+                options=tuple(options),
+                current=me.tid if me is not None else -1,
+                current_runnable=current_ok,
+            )
+            choice = self.strategy.choose(decision)
+            if not 0 <= choice < len(options):
+                raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
+            self.choices.append(choice)
+            if options[choice] == -1:
+                self._advance(min(future))
+                continue
+            chosen = order[choice]
+            if current_ok and choice != 0 and self.trace.steps:
+                self.trace.steps[-1].preempted = True
+            return chosen
+
+    def _advance(self, to: float) -> None:
+        self.clock.advance_to(to)
+        self.trace.clock_advances += 1
+
+    def _idle_or_past_horizon(self) -> bool:
+        if self.threads[0].done:
+            return False
+        now = self.clock.now
+        if self.horizon is not None and now > self.horizon:
+            self._stop = ("hang", f"the body is still running at t={now:.3f}, past the horizon")
+            return True
+        if self.idle_limit is not None and now - self._last_progress > self.idle_limit:
+            self._stop = (
+                "hang",
+                f"only timed idle polling for {now - self._last_progress:.3f}s of virtual time "
+                f"(since t={self._last_progress:.3f})",
+            )
+            return True
+        return False
+
+    def _stuck(self) -> tuple[str, str]:
+        """Nothing can run and nothing will time out: a lock cycle is a deadlock, else a hang."""
+        if self.threads[0].done:
+            return ("ok", "main body finished; remaining threads are blocked")
+        holders: dict[int, ThreadState] = {}
+        for t in self.threads:
+            if t.wait is not None and t.wait.lock is not None:
+                owner = getattr(t.wait.lock, "owner_state", None)
+                if owner is not None:
+                    holders[t.tid] = owner
+        for start in holders:
+            seen: list[int] = []
+            cur: int | None = start
+            while cur is not None and cur in holders and cur not in seen:
+                seen.append(cur)
+                cur = holders[cur].tid
+            if cur is not None and cur in seen:
+                cycle = seen[seen.index(cur) :]
+                names = " -> ".join(self.threads[i].name for i in [*cycle, cur])
+                return ("deadlock", f"lock cycle: {names}")
+        return ("hang", "nothing can run and no timed wait remains: every thread waits forever")
+
+    # ----------------------------------------------------------------- running
+    def run(self, body: Callable[[], Any], *, main_name: str = "MainThread") -> Outcome:
+        global _active
+        if _active is not None:
+            raise RuntimeError("executions do not nest")
+        result: dict[str, Any] = {}
+
+        def main() -> None:
+            try:
+                result["value"] = body()
+            except Abort:
+                raise
+            except BaseException as exc:
+                result["error"] = exc
+
+        self._root = greenlet.getcurrent()
+        _active = self
+        try:
+            ts = self.new_thread(main_name, daemon=False)
+            self.start_thread(ts, main)
+            self.current = ts
+            assert ts.glet is not None
+            ts.glet.switch()
+            while self._stop is None:
+                nxt = self._decide()
+                if nxt is None:
+                    break
+                self._switch(nxt)
+            status, reason = self._stop or ("ok", "")
+            threads = [f"{t.name}: {t.describe(self.clock.now)}" for t in self.threads]
+            self._unwind()
+        finally:
+            _active = None
+            self._root = None
+        return Outcome(
+            status=status,
+            reason=reason,
+            main_done="value" in result or "error" in result,
+            main_result=result.get("value"),
+            main_error=result.get("error"),
+            crashes=list(self.crashes),
+            choices=list(self.choices),
+            trace=self.trace,
+            threads=threads,
+        )
+
+    def _unwind(self) -> None:
+        """Throw Abort into every unfinished thread so no greenlet outlives the run."""
+        self.finishing = True
+        for t in self.threads:
+            g = t.glet
+            if g is not None and not g.dead and t.started:
+                try:
+                    g.throw(Abort())
+                except Abort:
+                    pass
+            t.done = True
+
+
+def _caller_location() -> tuple[str, int]:
+    """The first frame outside this package: where the code under test made the call."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    if f is None:
+        return ("", 0)
+    return (f.f_code.co_filename, f.f_lineno)

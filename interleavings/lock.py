@@ -1,0 +1,97 @@
+"""`threading.Lock` and `RLock`. A non-reentrant lock re-acquired by its owner blocks forever,
+exactly like CPython's, so a self-deadlock is a finding and not a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interleavings.execution import ThreadState, Wait, require
+
+
+class Lock:
+    def __init__(self) -> None:
+        self.owner_state: ThreadState | None = None
+        self._name = require().label(self, "Lock")
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        ex = require()
+        ex.point("acquire", self._name)
+        if self.owner_state is None:
+            self.owner_state = ex.current
+            return True
+        if not blocking:
+            return False
+        deadline = None if timeout is None or timeout < 0 else ex.clock.now + timeout
+        got = ex.block(
+            Wait(f"acquire {self._name}", lambda: self.owner_state is None, deadline, lock=self),
+            obj=self._name,
+        )
+        if got:
+            self.owner_state = ex.current
+        return got
+
+    def release(self) -> None:
+        ex = require()
+        if self.owner_state is None:
+            raise RuntimeError("release unlocked lock")
+        if ex.finishing:
+            self.owner_state = None
+            return
+        ex.point("release", self._name)
+        self.owner_state = None
+
+    def locked(self) -> bool:
+        return self.owner_state is not None
+
+    def held_by_current(self) -> bool:
+        ex = require()
+        return self.owner_state is ex.current
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class RLock:
+    def __init__(self) -> None:
+        self.owner_state: ThreadState | None = None
+        self._count = 0
+        self._name = require().label(self, "RLock")
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        ex = require()
+        ex.point("acquire", self._name)
+        if self.owner_state is ex.current:
+            self._count += 1
+            return True
+        if self.owner_state is None:
+            self.owner_state, self._count = ex.current, 1
+            return True
+        if not blocking:
+            return False
+        deadline = None if timeout is None or timeout < 0 else ex.clock.now + timeout
+        got = ex.block(
+            Wait(f"acquire {self._name}", lambda: self.owner_state is None, deadline, lock=self),
+            obj=self._name,
+        )
+        if got:
+            self.owner_state, self._count = ex.current, 1
+        return got
+
+    def release(self) -> None:
+        ex = require()
+        if self.owner_state is not ex.current:
+            raise RuntimeError("cannot release un-acquired lock")
+        if not ex.finishing:
+            ex.point("release", self._name)
+        self._count -= 1
+        if self._count == 0:
+            self.owner_state = None
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
