@@ -49,6 +49,7 @@ class Wait:
     ready: Callable[[], bool]
     deadline: float | None = None
     lock: Any = None  # the lock object, when waiting to acquire one (for cycle detection)
+    external: bool = False  # a session's main thread awaiting its next command
 
 
 @dataclass
@@ -161,6 +162,7 @@ class Execution:
         self._observers: list[Callable[[Step], None]] = []
         self.finishing = False
         self.thread_names = 0
+        self._session_limit: float | None = None
 
     # ----------------------------------------------------------------- naming and observing
     def label(self, obj: Any, kind: str | None = None, name: str | None = None) -> str:
@@ -261,17 +263,14 @@ class Execution:
 
     def _reschedule(self) -> None:
         """Pick the next thread and switch to it (or return at once if it is us)."""
-        me = self.current
         if self.finishing:
             raise Abort()
         nxt = self._decide()
         if nxt is None:
             assert self._root is not None
-            self._root.switch()  # the scheduler ends the run; we are unwound with Abort
-            raise Abort()
-        if nxt is me:
-            return
-        self._switch(nxt)
+            self._root.switch()  # the run ended (we are unwound) or a session paused
+        elif nxt is not self.current:
+            self._switch(nxt)
         if self.finishing:
             raise Abort()
 
@@ -297,6 +296,8 @@ class Execution:
             timed = [t.wait.deadline for t in self.threads if t.wait and t.wait.deadline]
             future = [d for d in timed if d is not None and d > now]
             if not runnable:
+                if self._paused(future):
+                    return None
                 if not future:
                     self._stop = self._stuck()
                     return None
@@ -328,6 +329,14 @@ class Execution:
             if current_ok and choice != 0 and self.trace.steps:
                 self.trace.steps[-1].preempted = True
             return chosen
+
+    def _paused(self, future: list[float]) -> bool:
+        """In a session, stop when the main thread awaits its next command and nothing else can
+        run before the session's time limit: that is a quiescent state the caller may inspect."""
+        main = self.threads[0]
+        if self._session_limit is None or main.wait is None or not main.wait.external:
+            return False
+        return not any(d <= self._session_limit for d in future)
 
     def _advance(self, to: float) -> None:
         self.clock.advance_to(to)
@@ -411,6 +420,94 @@ class Execution:
             main_done="value" in result or "error" in result,
             main_result=result.get("value"),
             main_error=result.get("error"),
+            crashes=list(self.crashes),
+            choices=list(self.choices),
+            trace=self.trace,
+            threads=threads,
+        )
+
+    # ----------------------------------------------------------------- sessions
+    def open(self, main_name: str = "MainThread") -> None:
+        """Start a session: the main thread serves commands given by `do`, one at a time.
+
+        This is how a rule-based state machine drives the runtime: between two commands every
+        thread has run as far as it can without time passing beyond the session's limit, and
+        the caller may inspect that quiescent state.
+        """
+        self._inbox: list[tuple[Callable[[], Any], dict[str, Any]]] = []
+        self._session_limit = self.clock.now
+        self._root = greenlet.getcurrent()
+        ts = self.new_thread(main_name, daemon=False)
+        self.start_thread(ts, self._serve)
+        self.current = ts
+        self._pump(first=ts)
+
+    def _serve(self) -> None:
+        while True:
+            self.block(Wait("the next command", lambda: bool(self._inbox), external=True))
+            fn, box = self._inbox.pop(0)
+            try:
+                box["value"] = fn()
+            except Abort:
+                raise
+            except BaseException as exc:
+                box["error"] = exc
+            box["done"] = True
+
+    def do(self, fn: Callable[[], Any]) -> dict[str, Any]:
+        """Run `fn` on the main thread while the other threads interleave; returns its box:
+        `value` or `error`, and `done` (absent when the execution ended first)."""
+        box: dict[str, Any] = {}
+        if self._stop is None:
+            self._inbox.append((fn, box))
+            self._pump()
+        return box
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass, waking timed waits in deadline order."""
+        target = self.clock.now + max(seconds, 0.0)
+        self._session_limit = target
+        self._pump()
+        if self._stop is None:
+            self.clock.advance_to(target)
+            self._pump()
+
+    @property
+    def ended(self) -> tuple[str, str] | None:
+        return self._stop
+
+    def _pump(self, first: ThreadState | None = None) -> None:
+        global _active
+        _active = self
+        try:
+            if first is not None:
+                self._switch(first)
+            while self._stop is None:
+                nxt = self._decide()
+                if nxt is None:
+                    break
+                self._switch(nxt)
+            self._session_limit = max(self._session_limit or 0.0, self.clock.now)
+        finally:
+            _active = None
+
+    def close(self) -> Outcome:
+        """End a session: unwind every thread and report like `run` does."""
+        global _active
+        status, reason = self._stop or ("ok", "session closed")
+        threads = [f"{t.name}: {t.describe(self.clock.now)}" for t in self.threads]
+        _active = self
+        try:
+            self._unwind()
+        finally:
+            _active = None
+            self._root = None
+        return Outcome(
+            status=status,
+            reason=reason,
+            main_done=status == "ok",
+            main_result=None,
+            main_error=None,
             crashes=list(self.crashes),
             choices=list(self.choices),
             trace=self.trace,

@@ -74,8 +74,8 @@ class Future:
         for fn in self._callbacks:
             try:
                 fn(self)
-            except Exception:  # CPython logs and swallows callback errors; so do we
-                pass
+            except Exception as exc:  # CPython logs and swallows callback errors; so do we
+                _swallowed(exc)
 
     def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
         ex = require()
@@ -86,8 +86,8 @@ class Future:
         self.inline_callback = True
         try:
             fn(self)
-        except Exception:
-            pass
+        except Exception as exc:
+            _swallowed(exc)
         finally:
             self.inline_callback = False
 
@@ -114,6 +114,11 @@ class Future:
         if self._state == CANCELLED:
             raise CancelledError()
         return self._exception
+
+
+def _swallowed(exc: Exception) -> None:
+    """CPython logs a callback's exception and carries on; we put it in the trace."""
+    require().point("callback_error", type(exc).__name__, str(exc)[:60])
 
 
 class ThreadPoolExecutor:

@@ -21,17 +21,28 @@ from typing import Any
 from interleavings.execution import active
 
 Observer = Callable[[Any, str, Any, Any], None]
+ReadObserver = Callable[[Any, str, Any], None]
 _MISSING = object()
 
 
 class _Watched:
     """Data descriptor: a scheduling point before each read and write of one attribute."""
 
-    def __init__(self, attr: str, owner: type, reads: bool, observer: Observer | None) -> None:
+    def __init__(
+        self,
+        attr: str,
+        owner: type,
+        reads: bool,
+        writes: bool,
+        observer: Observer | None,
+        read_observer: ReadObserver | None,
+    ) -> None:
         self.attr = attr
         self.owner = owner.__name__
         self.reads = reads
+        self.writes = writes
         self.observer = observer
+        self.read_observer = read_observer
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
@@ -43,12 +54,14 @@ class _Watched:
         ex = active()
         if self.reads and ex is not None and ex.current is not None and not ex.finishing:
             ex.point("read", f"{self.owner}.{self.attr}", _short(value))
-        return value
+        if self.read_observer is not None:
+            self.read_observer(obj, self.attr, obj.__dict__.get(self.attr, value))
+        return obj.__dict__.get(self.attr, value)
 
     def __set__(self, obj: Any, value: Any) -> None:
         ex = active()
         old = obj.__dict__.get(self.attr, _MISSING)
-        if ex is not None and ex.current is not None and not ex.finishing:
+        if self.writes and ex is not None and ex.current is not None and not ex.finishing:
             ex.point("write", f"{self.owner}.{self.attr}", _short(value))
         obj.__dict__[self.attr] = value
         if self.observer is not None:
@@ -62,13 +75,22 @@ def _short(value: Any) -> str:
 
 @contextmanager
 def watched(
-    cls: type, *attrs: str, reads: bool = True, observer: Observer | None = None
+    cls: type,
+    *attrs: str,
+    reads: bool = True,
+    writes: bool = True,
+    observer: Observer | None = None,
+    read_observer: ReadObserver | None = None,
 ) -> Iterator[None]:
-    """Make every access to `cls.<attr>` a scheduling point while the context is open."""
+    """Make every access to `cls.<attr>` a scheduling point while the context is open.
+
+    With `reads=False, writes=False` the attribute is only observed, not a scheduling point:
+    that is how an adapter records state changes at `sync` granularity.
+    """
     saved = {a: cls.__dict__.get(a, _MISSING) for a in attrs}
     try:
         for a in attrs:
-            setattr(cls, a, _Watched(a, cls, reads, observer))
+            setattr(cls, a, _Watched(a, cls, reads, writes, observer, read_observer))
         yield
     finally:
         for a, old in saved.items():

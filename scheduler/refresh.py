@@ -1,4 +1,4 @@
-"""The refresh fault model: what `ExecutionState.create_checkpoint()` raises once checkpointing died.
+"""The refresh fault model: what `create_checkpoint()` raises once checkpointing has failed.
 
 The 1.x executor refreshes through ``execution_state.create_checkpoint()`` once per resume
 (1.5.0) or once per wave (1.6.0 and later). A model that injects a refresh failure must raise

@@ -117,10 +117,7 @@ def resolve(
     spec = DEFAULT_SPEC if spec is None else spec.strip()
     if not spec:
         raise TargetError("empty SDK spec: give a version such as 1.6.0, a .whl or a directory")
-    if _VERSION_RE.fullmatch(spec):
-        root = _fetch_version(spec)
-    else:
-        root = _root_for_path(spec)
+    root = _fetch_version(spec) if _VERSION_RE.fullmatch(spec) else _root_for_path(spec)
     return _describe(spec, root, supported)
 
 
@@ -153,9 +150,7 @@ def _find_package(directory: Path) -> Path:
     for candidate in (directory, directory / "src"):
         if (candidate / PACKAGE / "__init__.py").is_file():
             return candidate
-    raise TargetError(
-        f"no {PACKAGE} package in {directory} (looked in it and in its src/ folder)"
-    )
+    raise TargetError(f"no {PACKAGE} package in {directory} (looked in it and in its src/ folder)")
 
 
 def _describe(spec: str, root: Path, supported: Collection[str]) -> Target:

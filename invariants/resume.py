@@ -1,0 +1,235 @@
+"""Resumes: a due branch goes back to PENDING once, not early, not after exit, and not lost."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from invariants.base import Violation, invariant
+from invariants.scheduler_view import (
+    HeapEntry,
+    entry_key,
+    is_exit,
+    is_resume,
+    walk,
+)
+from scheduler.record import SUSPENDED_STATES, Event, Record
+
+
+@invariant
+def no_double_resume(record: Record) -> Violation | None:
+    """Each suspension of a branch is resumed at most once and runs at most one attempt.
+
+    A *resume* of branch b is a `status` event of b from SUSPENDED or SUSPENDED_WITH_TIMEOUT to
+    PENDING. An attempt of b is *outstanding* from its `submit` until its `callback` event (the
+    done-callback starting). Violated at the first event where:
+    (a) b is resumed while an earlier resume of b has not yet been followed by a `submit` of b;
+    (b) b is submitted while an earlier attempt of b is outstanding;
+    (c) a heap entry id is popped (`heap_pop`) a second time.
+    """
+    unsubmitted: dict[int, Event] = {}
+    outstanding: dict[int, Event] = {}
+    popped: dict[Hashable, Event] = {}
+    for event in record:
+        branch = event.branch
+        if is_resume(event) and branch is not None:
+            earlier = unsubmitted.get(branch)
+            if earlier is not None:
+                return Violation(
+                    "no_double_resume",
+                    f"branch {branch} resumed at seq {earlier.seq} and again at seq "
+                    f"{event.seq} with no submit in between",
+                    event.seq,
+                    f"A resume hands a suspended branch back for exactly one new attempt. Branch "
+                    f"{branch} went back to PENDING twice before any attempt was submitted for "
+                    "it, so the scheduler handled one suspension twice and the two resumes now "
+                    "compete for a single attempt.",
+                )
+            unsubmitted[branch] = event
+        elif event.kind == "submit" and branch is not None:
+            earlier = outstanding.get(branch)
+            if earlier is not None:
+                return Violation(
+                    "no_double_resume",
+                    f"branch {branch} submitted at seq {event.seq} while its attempt submitted "
+                    f"at seq {earlier.seq} has not run its done-callback",
+                    event.seq,
+                    f"Two attempts of branch {branch} are outstanding at once. The earlier "
+                    "attempt's done-callback will still move the branch to a new status, "
+                    "overwriting what the later attempt reports, and the branch body may run "
+                    "twice concurrently.",
+                )
+            unsubmitted.pop(branch, None)
+            outstanding[branch] = event
+        elif event.kind == "callback" and branch is not None:
+            outstanding.pop(branch, None)
+        elif event.kind == "heap_pop":
+            key = entry_key(event.get("entry"))
+            earlier = popped.get(key)
+            if earlier is not None:
+                return Violation(
+                    "no_double_resume",
+                    f"heap entry {key!r} (branch {branch}) popped at seq {earlier.seq} and "
+                    f"again at seq {event.seq}",
+                    event.seq,
+                    "Every scheduled resume is one heap entry, and popping it is what consumes "
+                    f"it. Entry {key!r} was popped twice, so one timed suspension was taken off "
+                    "the heap twice and may be resumed twice.",
+                )
+            popped[key] = event
+    return None
+
+
+@invariant
+def no_resume_after_exit(record: Record) -> Violation | None:
+    """Once `execute()` has exited, the scheduler starts no more work.
+
+    The *exit* is the first `execute_return` or `execute_raise` event. Violated at the first
+    *resume* (a `status` event from a suspended state to PENDING), `refresh_start` or `submit`
+    after the exit.
+    """
+    exit_event: Event | None = None
+    for event in record:
+        if exit_event is None:
+            if is_exit(event):
+                exit_event = event
+            continue
+        if is_resume(event):
+            what = f"branch {event.branch} resumed"
+        elif event.kind == "refresh_start":
+            what = f"state refresh {event.get('call')} started"
+        elif event.kind == "submit":
+            what = f"branch {event.branch} submitted (attempt {event.get('attempt')})"
+        else:
+            continue
+        return Violation(
+            "no_resume_after_exit",
+            f"{what} on thread {event.thread} after execute() exited at seq {exit_event.seq}",
+            event.seq,
+            f"execute() already {_exit_verb(exit_event)}, so the operation's outcome is decided, "
+            "the worker pool is shut down and the resume heap cleared. Work started now is "
+            "invisible to that outcome: a submit to the shut-down pool raises on the timer "
+            "thread, and a refresh is a network call made by an orphaned scheduler.",
+        )
+    return None
+
+
+@invariant
+def no_lost_resume(record: Record) -> Violation | None:
+    """A due timed branch is resumed, and a resumed branch is submitted, before `execute()` exits.
+
+    Judged once, at the *exit* (the first `execute_return`/`execute_raise`), or at `run_end` if
+    `execute()` never exited. Violated there if either:
+    (1) a `heap_pop` took an entry of branch b while b was suspended, and since that pop b was
+        neither *resumed* (`status` from a suspended state to PENDING) nor pushed again: b is
+        stranded, nothing in-process can ever resume it;
+    (2) b was resumed and never `submit`ted since, unless the exit abandons it by design: an
+        `execute_return` (the completion criteria abandon every unfinished branch; b reports
+        STARTED exactly as if it had stayed suspended) or an `execute_raise` after a
+        `refresh_fail` (the failed wave is dropped on purpose and the error re-raised).
+    """
+    popped_suspended: dict[int, Event] = {}
+    unsubmitted: dict[int, Event] = {}
+    refresh_failed = False
+    for event, view in walk(record):
+        branch = event.branch
+        if event.kind == "heap_pop" and branch is not None:
+            if view.status_of(branch) in SUSPENDED_STATES:
+                popped_suspended.setdefault(branch, event)
+        elif event.kind == "heap_push" and branch is not None:
+            popped_suspended.pop(branch, None)
+        elif is_resume(event) and branch is not None:
+            popped_suspended.pop(branch, None)
+            unsubmitted[branch] = event
+        elif event.kind == "submit" and branch is not None:
+            unsubmitted.pop(branch, None)
+        elif event.kind == "refresh_fail":
+            refresh_failed = True
+        elif is_exit(event) or event.kind == "run_end":
+            return _judge_lost(event, popped_suspended, unsubmitted, refresh_failed)
+    return None
+
+
+def _judge_lost(
+    event: Event,
+    popped_suspended: dict[int, Event],
+    unsubmitted: dict[int, Event],
+    refresh_failed: bool,
+) -> Violation | None:
+    """The verdict of `no_lost_resume` at the exit (or at run_end when there was no exit)."""
+    moment = "execute() exited" if is_exit(event) else "the run ended without execute() exiting"
+    if popped_suspended:
+        pop = min(popped_suspended.values(), key=lambda e: e.seq)
+        return Violation(
+            "no_lost_resume",
+            f"branch {pop.branch} popped from the heap at seq {pop.seq} was never resumed "
+            f"before {moment}",
+            event.seq,
+            f"The timer took branch {pop.branch}'s entry off the heap while the branch was "
+            "suspended, but did not move it back to PENDING and did not schedule it again. "
+            "No other code path resumes a timed branch, so its timer is lost and the branch "
+            "is stranded in-process.",
+        )
+    abandoned_by_design = event.kind == "execute_return" or (
+        event.kind == "execute_raise" and refresh_failed
+    )
+    if unsubmitted and not abandoned_by_design:
+        resume = min(unsubmitted.values(), key=lambda e: e.seq)
+        return Violation(
+            "no_lost_resume",
+            f"branch {resume.branch} resumed at seq {resume.seq} was never submitted before "
+            f"{moment}",
+            event.seq,
+            f"Branch {resume.branch} was reset to PENDING for a new attempt, but no attempt was "
+            "ever submitted. A PENDING branch blocks the parent from suspending and never "
+            "completes, so unless a failed refresh deliberately dropped the wave, the resume "
+            "was lost.",
+        )
+    return None
+
+
+@invariant
+def no_early_resume(record: Record) -> Violation | None:
+    """No timed branch is popped or resumed before its resume time, by the scheduler's clock.
+
+    The scheduler's clock at an event is the *timer clock*: the value of the latest `time_read`
+    by the timer thread before it (the event's own virtual time if the timer never read the
+    clock). Violated at the first `heap_pop` whose `resume_time` is later than that clock, or
+    the first *resume* of b (`status` from a suspended state to PENDING) at which that clock
+    is earlier than the `resume_time` of b's latest popped entry.
+    """
+    popped: dict[int, HeapEntry] = {}
+    for event, view in walk(record):
+        clock = view.timer_clock if view.timer_clock is not None else event.time
+        if event.kind == "heap_pop":
+            entry = view.popped_entry(event)
+            if entry.resume_time > clock:
+                return Violation(
+                    "no_early_resume",
+                    f"entry {entry.entry!r} of branch {entry.branch} due at "
+                    f"{entry.resume_time:g} popped when the timer clock read {clock:g}",
+                    event.seq,
+                    "The timer may only pop entries that are due by the time it last read. "
+                    f"This entry was due {entry.resume_time - clock:g}s later, so its branch "
+                    "would wake before the wait it asked for had elapsed.",
+                )
+            popped[entry.branch] = entry
+        elif is_resume(event) and event.branch is not None:
+            entry = popped.pop(event.branch, None)
+            if entry is not None and clock < entry.resume_time:
+                return Violation(
+                    "no_early_resume",
+                    f"branch {event.branch} resumed when the timer clock read {clock:g}, "
+                    f"before its resume time {entry.resume_time:g}",
+                    event.seq,
+                    f"Branch {event.branch} asked to sleep until {entry.resume_time:g}, but "
+                    f"was moved back to PENDING while the scheduler's clock read {clock:g}. "
+                    "Its next attempt would find its wait not yet elapsed.",
+                )
+    return None
+
+
+def _exit_verb(exit_event: Event) -> str:
+    """How `execute()` exited, for explanations."""
+    if exit_event.kind == "execute_return":
+        return f"returned at seq {exit_event.seq}"
+    return f"raised {exit_event.get('error')} at seq {exit_event.seq}"

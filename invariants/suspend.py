@@ -1,0 +1,95 @@
+"""The parent's suspend decision: what `should_execution_suspend` may see, and what it decides."""
+
+from __future__ import annotations
+
+from invariants.base import Violation, invariant
+from invariants.scheduler_view import (
+    SchedulerView,
+    branch_map,
+    is_exit,
+    is_timer_lock,
+    walk,
+)
+from scheduler.record import ACTIVE_STATES, Event, Record
+
+SUSPENDED_WITH_TIMEOUT = "SUSPENDED_WITH_TIMEOUT"
+
+
+@invariant
+def no_suspended_off_heap(record: Record) -> Violation | None:
+    """A branch whose timer was popped is never observed still SUSPENDED_WITH_TIMEOUT.
+
+    From the `heap_pop` of an entry of branch b taken while b is SUSPENDED_WITH_TIMEOUT, until
+    b's next `status` event or its next `heap_push`, b's status is *stale*: it still describes a
+    suspension the heap no longer holds. b is *observed* in that state at:
+    - a `suspend_check` whose `statuses` show b as SUSPENDED_WITH_TIMEOUT, or
+    - a `lock_release` of the scheduler lock by the timer thread, the moment a lock-free reader
+      (`should_execution_suspend` takes no lock) could next see it.
+    Violated at the first such observation while b has no entry on the heap. Judging stops at the
+    *exit* (first `execute_return`/`execute_raise`): shutdown clears the heap on purpose.
+    """
+    stale: dict[int, Event] = {}
+    for event, view in walk(record):
+        if is_exit(event):
+            return None
+        branch = event.branch
+        if event.kind == "heap_pop" and branch is not None:
+            if view.status_of(branch) == SUSPENDED_WITH_TIMEOUT:
+                stale[branch] = event
+        elif event.kind in ("heap_push", "status") and branch is not None:
+            stale.pop(branch, None)
+        elif event.kind == "suspend_check":
+            seen = branch_map(event.get("statuses"))
+            for b, pop in sorted(stale.items()):
+                if seen.get(b) == SUSPENDED_WITH_TIMEOUT and not view.entries_of(b):
+                    return _off_heap(event, pop, "a suspend check read it")
+        elif is_timer_lock(event, "lock_release"):
+            for b, pop in sorted(stale.items()):
+                if not view.entries_of(b):
+                    return _off_heap(event, pop, "the timer released the scheduler lock")
+    return None
+
+
+def _off_heap(event: Event, pop: Event, how: str) -> Violation:
+    branch = pop.branch
+    return Violation(
+        "no_suspended_off_heap",
+        f"branch {branch} seen SUSPENDED_WITH_TIMEOUT off the heap ({how}) after its entry was "
+        f"popped at seq {pop.seq}",
+        event.seq,
+        f"The timer popped branch {branch}'s entry at seq {pop.seq} but the branch still reads "
+        "SUSPENDED_WITH_TIMEOUT with nothing left on the heap. should_execution_suspend reads "
+        "statuses without the lock, so it may count the branch as a timed suspension nobody "
+        "will resume and suspend the parent spuriously; the pop and the reset to PENDING are "
+        "not atomic for that reader.",
+    )
+
+
+@invariant
+def no_spurious_suspend(record: Record) -> Violation | None:
+    """The parent only decides to suspend when no branch can still make progress.
+
+    A branch's *true status* at an event is the `new` of its latest `status` event before it
+    (PENDING for branches 0..branches-1 that have none). Violated at the first `suspend_check`
+    with `suspend` True at which some branch's true status is PENDING or RUNNING, whatever the
+    check itself read.
+    """
+    for event, view in walk(record):
+        if event.kind == "suspend_check" and event.get("suspend") is True:
+            active = _active(view)
+            if active:
+                shown = ", ".join(f"{b}={view.status_of(b)}" for b in active)
+                return Violation(
+                    "no_spurious_suspend",
+                    f"suspend decided on thread {event.thread} while branch(es) {shown}",
+                    event.seq,
+                    "The parent suspends the whole operation only when every branch is done or "
+                    f"suspended. At this decision branch(es) {shown} could still make "
+                    "progress in-process, so the invocation would end early and their work "
+                    "would be redone after the backend reinvokes.",
+                )
+    return None
+
+
+def _active(view: SchedulerView) -> list[int]:
+    return sorted(b for b, status in view.status.items() if status in ACTIVE_STATES)

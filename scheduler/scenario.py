@@ -1,0 +1,89 @@
+"""A scenario: everything about one executor run that is not the interleaving.
+
+Branch scripts, the completion configuration, `max_concurrency`, refresh latencies and faults,
+and wall-clock faults. Scenarios are plain data so a replay file can carry one as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# What one attempt of a branch ends with.
+ATTEMPT_KINDS = (
+    "value",  # returns a value: the branch completes
+    "error",  # raises an Exception: the branch fails
+    "timed",  # raises TimedSuspendExecution(now + delay): resumes in-process
+    "suspend",  # raises SuspendExecution: waits for an external callback
+    "orphan",  # raises OrphanedChildException: the parent already finished
+    "checkpoint_failure",  # its own checkpoint fails terminally: BackgroundThreadError
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    kind: str = "value"
+    delay: float = 0.0  # for "timed": seconds from now until the resume is due (may be <= 0)
+    duration: float = 0.0  # virtual seconds the attempt works before its outcome
+    points: int = 0  # extra scheduling points inside the body (work between reads)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ATTEMPT_KINDS:
+            raise ValueError(f"unknown attempt kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    branches: tuple[tuple[Attempt, ...], ...]
+    min_successful: int | None = None
+    tolerated_failure_count: int | None = None
+    tolerated_failure_percentage: float | None = None
+    max_concurrency: int | None = None
+    refresh_latency: tuple[float, ...] = (0.0,)  # per refresh call; the last value repeats
+    refresh_failures: tuple[int, ...] = ()  # 1-based refresh calls that fail terminally
+    clock_steps: tuple[tuple[float, float], ...] = ()  # (virtual time, wall-clock jump)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def attempt(self, branch: int, number: int) -> Attempt:
+        """The script of attempt `number` (1-based); past the script a branch completes."""
+        script = self.branches[branch]
+        return script[number - 1] if number <= len(script) else Attempt("value")
+
+    def latency(self, call: int) -> float:
+        lat = self.refresh_latency or (0.0,)
+        return lat[min(call, len(lat)) - 1]
+
+    def horizon(self) -> float:
+        """A virtual time by which any correct run has long finished: past it is a hang."""
+        work = sum(a.duration + max(a.delay, 0.0) for s in self.branches for a in s)
+        refresh = sum(self.refresh_latency) + max(self.refresh_latency or (0.0,)) * 64
+        clock = sum(abs(d) for _, d in self.clock_steps)
+        return 120.0 + work + refresh + clock
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("extra")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Scenario:
+        branches = tuple(tuple(Attempt(**a) for a in script) for script in data["branches"])
+        return cls(
+            branches=branches,
+            min_successful=data.get("min_successful"),
+            tolerated_failure_count=data.get("tolerated_failure_count"),
+            tolerated_failure_percentage=data.get("tolerated_failure_percentage"),
+            max_concurrency=data.get("max_concurrency"),
+            refresh_latency=tuple(data.get("refresh_latency", (0.0,))),
+            refresh_failures=tuple(data.get("refresh_failures", ())),
+            clock_steps=tuple(tuple(s) for s in data.get("clock_steps", ())),  # type: ignore[misc]
+        )
+
+
+def keeper_and_pollers(
+    pollers: int = 2, polls: int = 2, delay: float = 2.0, keeper: float = 18.0
+) -> Scenario:
+    """The upstream issue's map: branch 0 keeps the map in-process, the others poll on a timer."""
+    keep = (Attempt("value", duration=keeper),)
+    poll = tuple(Attempt("timed", delay=delay) for _ in range(polls)) + (Attempt("value"),)
+    return Scenario(branches=(keep,) + (poll,) * pollers)
