@@ -85,5 +85,5 @@ def keeper_and_pollers(
 ) -> Scenario:
     """The upstream issue's map: branch 0 keeps the map in-process, the others poll on a timer."""
     keep = (Attempt("value", duration=keeper),)
-    poll = tuple(Attempt("timed", delay=delay) for _ in range(polls)) + (Attempt("value"),)
-    return Scenario(branches=(keep,) + (poll,) * pollers)
+    poll = (*(Attempt("timed", delay=delay) for _ in range(polls)), Attempt("value"))
+    return Scenario(branches=(keep, *((poll,) * pollers)))
