@@ -20,14 +20,17 @@ def no_double_resume(record: Record) -> Violation | None:
     """Each suspension of a branch is resumed at most once and runs at most one attempt.
 
     A *resume* of branch b is a `status` event of b from SUSPENDED or SUSPENDED_WITH_TIMEOUT to
-    PENDING. An attempt of b is *outstanding* from its `submit` until its `callback` event (the
-    done-callback starting). Violated at the first event where:
+    PENDING. An attempt of b is *outstanding* from its `submit` until a `callback` event of b
+    (the done-callback starting); attempts and callbacks are paired by count, so a callback run
+    inline by `add_done_callback` counts whichever of the two was recorded first. Violated at
+    the first event where:
     (a) b is resumed while an earlier resume of b has not yet been followed by a `submit` of b;
     (b) b is submitted while an earlier attempt of b is outstanding;
     (c) a heap entry id is popped (`heap_pop`) a second time.
     """
     unsubmitted: dict[int, Event] = {}
-    outstanding: dict[int, Event] = {}
+    last_submit: dict[int, Event] = {}
+    outstanding: dict[int, int] = {}
     popped: dict[Hashable, Event] = {}
     for event in record:
         branch = event.branch
@@ -46,8 +49,8 @@ def no_double_resume(record: Record) -> Violation | None:
                 )
             unsubmitted[branch] = event
         elif event.kind == "submit" and branch is not None:
-            earlier = outstanding.get(branch)
-            if earlier is not None:
+            earlier = last_submit.get(branch)
+            if earlier is not None and outstanding.get(branch, 0) > 0:
                 return Violation(
                     "no_double_resume",
                     f"branch {branch} submitted at seq {event.seq} while its attempt submitted "
@@ -59,9 +62,10 @@ def no_double_resume(record: Record) -> Violation | None:
                     "twice concurrently.",
                 )
             unsubmitted.pop(branch, None)
-            outstanding[branch] = event
+            last_submit[branch] = event
+            outstanding[branch] = outstanding.get(branch, 0) + 1
         elif event.kind == "callback" and branch is not None:
-            outstanding.pop(branch, None)
+            outstanding[branch] = outstanding.get(branch, 0) - 1
         elif event.kind == "heap_pop":
             key = entry_key(event.get("entry"))
             earlier = popped.get(key)
@@ -98,7 +102,7 @@ def no_resume_after_exit(record: Record) -> Violation | None:
         elif event.kind == "refresh_start":
             what = f"state refresh {event.get('call')} started"
         elif event.kind == "submit":
-            what = f"branch {event.branch} submitted (attempt {event.get('attempt')})"
+            what = f"branch {event.branch} submitted"
         else:
             continue
         return Violation(

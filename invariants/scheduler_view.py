@@ -61,9 +61,7 @@ def is_exit(event: Event) -> bool:
 def is_timer_lock(event: Event, kind: str) -> bool:
     """The timer thread acquiring (`lock_acquire`) or releasing the scheduler lock."""
     return (
-        event.kind == kind
-        and event.thread == TIMER_THREAD
-        and event.get("lock") == SCHEDULER_LOCK
+        event.kind == kind and event.thread == TIMER_THREAD and event.get("lock") == SCHEDULER_LOCK
     )
 
 

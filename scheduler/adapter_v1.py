@@ -31,6 +31,7 @@ class Recorder:
 
     def __init__(self, branches: int, meta: dict[str, Any] | None = None) -> None:
         self.record = Record(branches=branches, meta=dict(meta or {}))
+        self.steps: list[int] = []  # event seq -> index of the trace step it happened after
         self.scheduler: Any = None  # the live TimerScheduler, once built
         self.reading: dict[int, dict[int, str]] = {}  # tid -> statuses read in a suspend check
 
@@ -44,6 +45,7 @@ class Recorder:
         ex = active()
         if ex is None or ex.finishing or ex.current is None:
             return
+        self.steps.append(len(ex.trace.steps) - 1)
         self.record.add(
             kind,
             time=ex.clock.now,
@@ -54,6 +56,7 @@ class Recorder:
         )
 
     def end(self, ex: Execution, outcome: Outcome) -> None:
+        self.steps.append(len(ex.trace.steps) - 1)
         self.record.add(
             "run_end",
             time=ex.clock.now,
@@ -255,19 +258,32 @@ def instrumented(sdk: Any, recorder: Recorder, granularity: str = "sync") -> Ite
                 setattr(module, name, value)
 
 
-class FakeExecutionState:
-    """Only what `execute()` needs of `ExecutionState`: the refresh, with latency and faults.
+class CheckpointSubsystem:
+    """The execution's checkpoint subsystem: it fails once, terminally, and stays failed.
 
-    Faults are terminal and sticky, as in the real class (see test_contract_refresh.py): once a
-    call fails, every later call raises the same `BackgroundThreadError` instance.
+    As in the real `ExecutionState` (see test_contract_refresh.py), after the failure every
+    `create_checkpoint()` raises the same `BackgroundThreadError` instance, whether the caller
+    is the timer's refresh or a branch checkpointing its own progress.
     """
 
-    def __init__(self, sdk: Any, scenario: Scenario, recorder: Recorder) -> None:
+    def __init__(self, sdk: Any) -> None:
         self.sdk = sdk
-        self.scenario = scenario
-        self.recorder = recorder
-        self.calls = 0
         self.failure: BaseException | None = None
+
+    def fail(self) -> BaseException:
+        if self.failure is None:
+            self.failure = checkpoint_failure(self.sdk)
+        return self.failure
+
+
+class FakeExecutionState:
+    """Only what `execute()` needs of `ExecutionState`: the refresh, with latency and faults."""
+
+    def __init__(self, scenario: Scenario, checkpoints: CheckpointSubsystem, rec: Recorder) -> None:
+        self.scenario = scenario
+        self.checkpoints = checkpoints
+        self.recorder = rec
+        self.calls = 0
 
     def create_checkpoint(self, operation_update: Any = None, is_sync: bool = True) -> None:
         self.calls += 1
@@ -276,16 +292,17 @@ class FakeExecutionState:
         latency = self.scenario.latency(call)
         if latency > 0:
             timing.sleep(latency)
-        if self.failure is None and call in self.scenario.refresh_failures:
-            self.failure = checkpoint_failure(self.sdk)
-        if self.failure is not None:
+        if call in self.scenario.refresh_failures:
+            self.checkpoints.fail()
+        failure = self.checkpoints.failure
+        if failure is not None:
             self.recorder.emit(
                 "refresh_fail",
                 call=call,
-                error=type(self.failure).__name__,
-                base_exception=not isinstance(self.failure, Exception),
+                error=type(failure).__name__,
+                base_exception=not isinstance(failure, Exception),
             )
-            raise self.failure
+            raise failure
         self.recorder.emit("refresh_end", call=call)
 
 
@@ -343,6 +360,8 @@ class ExecutorRun:
             },
         )
         self.attempts = [0] * len(scenario.branches)
+        self.checkpoints = CheckpointSubsystem(sdk)
+        self.exited = False  # execute() has returned or raised: children are orphans now
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -363,6 +382,10 @@ class ExecutorRun:
                 ex.point("work", f"branch {branch}")
             if attempt.duration > 0:
                 timing.sleep(attempt.duration)
+            if attempt.kind == "checkpoint_failure":
+                self.checkpoints.fail()
+            if self.checkpoints.failure is not None:
+                raise self.checkpoints.failure  # this attempt's checkpoint hits the failure
             return self._outcome(branch, number, attempt, ex)
         finally:
             self.recorder.emit("attempt_end", branch, attempt=number, outcome=attempt.kind)
@@ -370,7 +393,7 @@ class ExecutorRun:
     def _outcome(self, branch: int, number: int, attempt: Attempt, ex: Execution) -> Any:
         exc = self.sdk.exceptions
         where = f"branch {branch} attempt {number}"
-        if attempt.kind == "value":
+        if attempt.kind == "value" or (attempt.kind == "orphan" and not self.exited):
             return f"result-{branch}"
         if attempt.kind == "error":
             raise ValueError(f"{where} failed")
@@ -380,7 +403,7 @@ class ExecutorRun:
             raise exc.SuspendExecution(f"{where} waits for a callback")
         if attempt.kind == "orphan":
             raise exc.OrphanedChildException(f"{where} orphaned", operation_id=f"op-{branch}")
-        raise checkpoint_failure(self.sdk)
+        raise AssertionError(f"unhandled attempt kind {attempt.kind}")
 
     def body(self) -> None:
         """The main thread: build the executor and call the REAL `execute()`."""
@@ -403,17 +426,19 @@ class ExecutorRun:
         )
         executor.run = self
         self.executor = executor
-        state = FakeExecutionState(self.sdk, sc, self.recorder)
+        state = FakeExecutionState(sc, self.checkpoints, self.recorder)
         for at, delta in sc.clock_steps:
             _start_clock_fault(at, delta, self.recorder)
         self.recorder.emit("execute_start")
         try:
             result = executor.execute(state, SimpleNamespace(_parent_id=None))
         except BaseException as err:
+            self.exited = True
             self.error = err
             suspend = isinstance(err, self.sdk.exceptions.SuspendExecution)
             self.recorder.emit("execute_raise", error=type(err).__name__, suspend=suspend)
             return
+        self.exited = True
         self.result = result
         items = {item.index: item.status.name for item in result.all}
         self.recorder.emit("execute_return", items=items, reason=result.completion_reason.name)
@@ -442,7 +467,7 @@ def run_executor(
     *,
     granularity: str = "sync",
     max_steps: int = 20_000,
-    eager_time: bool = False,
+    eager_time: bool | None = None,
     observe: Callable[[Execution, Recorder], None] | None = None,
 ) -> tuple[Outcome, ExecutorRun]:
     """Play `scenario` on the target's real executor under `strategy`; record everything."""
@@ -451,8 +476,8 @@ def run_executor(
         strategy,
         max_steps=max_steps,
         horizon=scenario.horizon(),
-        idle_limit=None,
-        eager_time=eager_time,
+        idle_limit=scenario.idle_limit(),
+        eager_time=scenario.eager_time if eager_time is None else eager_time,
     )
 
     def on_step(step: Any) -> None:

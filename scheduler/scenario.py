@@ -15,8 +15,8 @@ ATTEMPT_KINDS = (
     "error",  # raises an Exception: the branch fails
     "timed",  # raises TimedSuspendExecution(now + delay): resumes in-process
     "suspend",  # raises SuspendExecution: waits for an external callback
-    "orphan",  # raises OrphanedChildException: the parent already finished
-    "checkpoint_failure",  # its own checkpoint fails terminally: BackgroundThreadError
+    "orphan",  # OrphanedChildException if the parent already returned, else a value
+    "checkpoint_failure",  # the checkpoint subsystem fails here: BackgroundThreadError, sticky
 )
 
 
@@ -42,6 +42,7 @@ class Scenario:
     refresh_latency: tuple[float, ...] = (0.0,)  # per refresh call; the last value repeats
     refresh_failures: tuple[int, ...] = ()  # 1-based refresh calls that fail terminally
     clock_steps: tuple[tuple[float, float], ...] = ()  # (virtual time, wall-clock jump)
+    eager_time: bool = False  # the interleaving may also choose when a timed wait comes due
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def attempt(self, branch: int, number: int) -> Attempt:
@@ -52,6 +53,17 @@ class Scenario:
     def latency(self, call: int) -> float:
         lat = self.refresh_latency or (0.0,)
         return lat[min(call, len(lat)) - 1]
+
+    def idle_limit(self) -> float:
+        """Virtual seconds without progress after which only timed polling is left: a hang.
+
+        Longer than any single wait a correct run makes (a keeper's work, a resume delay, a
+        refresh round trip, the time until a clock fault), so only a stuck run reaches it.
+        """
+        waits = [a.duration for s in self.branches for a in s]
+        waits += [a.delay for s in self.branches for a in s]
+        waits += list(self.refresh_latency) + [t for t, _ in self.clock_steps]
+        return 10.0 + max(waits, default=0.0)
 
     def horizon(self) -> float:
         """A virtual time by which any correct run has long finished: past it is a hang."""
@@ -77,6 +89,7 @@ class Scenario:
             refresh_latency=tuple(data.get("refresh_latency", (0.0,))),
             refresh_failures=tuple(data.get("refresh_failures", ())),
             clock_steps=tuple(tuple(s) for s in data.get("clock_steps", ())),  # type: ignore[misc]
+            eager_time=bool(data.get("eager_time", False)),
         )
 
 
