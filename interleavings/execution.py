@@ -52,7 +52,7 @@ class Wait:
     external: bool = False  # a session's main thread awaiting its next command
 
 
-@dataclass
+@dataclass(eq=False)  # a thread is itself: `in` and `is` must not compare every field
 class ThreadState:
     tid: int
     name: str
@@ -140,6 +140,7 @@ class Execution:
         idle_limit: float | None = None,
         eager_time: bool = False,
         record_locations: bool = True,
+        drain: float = 5.0,
     ) -> None:
         self.strategy = strategy
         self.max_steps = max_steps
@@ -163,6 +164,11 @@ class Execution:
         self.finishing = False
         self.thread_names = 0
         self._session_limit: float | None = None
+        self.drain = drain
+        self._main_done_at: float | None = None
+        # An exception from the strategy or an observer: the checker's own failure, not the
+        # program's. It ends the run and `run()` re-raises it (Hypothesis's StopTest included).
+        self._error: BaseException | None = None
 
     # ----------------------------------------------------------------- naming and observing
     def label(self, obj: Any, kind: str | None = None, name: str | None = None) -> str:
@@ -204,6 +210,8 @@ class Execution:
             except Abort:
                 pass
             except BaseException as exc:  # an exception escaping a thread is a finding
+                if self.finishing:  # ... unless unwinding caused it (a release in a finally)
+                    return
                 ts.error = exc
                 self.crashes.append((ts.name, exc))
                 self._emit(ts, "crash", ts.name, f"{type(exc).__name__}: {exc}", progress=True)
@@ -259,7 +267,17 @@ class Execution:
         if progress:
             self._last_progress = self.clock.now
         for fn in self._observers:
-            fn(step)
+            try:
+                fn(step)
+            except BaseException as exc:
+                self._fail(exc, "an observer")
+                return
+
+    def _fail(self, exc: BaseException, who: str) -> None:
+        """The checker itself failed: stop at the next point; `run()` re-raises `exc`."""
+        if self._error is None:
+            self._error = exc
+        self._stop = ("error", f"{who} raised {type(exc).__name__}: {exc}")
 
     def _reschedule(self) -> None:
         """Pick the next thread and switch to it (or return at once if it is us)."""
@@ -290,7 +308,7 @@ class Execution:
                 return None
             now = self.clock.now
             runnable = [t for t in self.threads if t.started and t.runnable(now)]
-            if self.threads[0].done and all(t.done or t.daemon for t in self.threads):
+            if self._drained():
                 self._stop = ("ok", "main body finished")
                 return None
             timed = [t.wait.deadline for t in self.threads if t.wait and t.wait.deadline]
@@ -318,9 +336,13 @@ class Execution:
                 current=me.tid if me is not None else -1,
                 current_runnable=current_ok,
             )
-            choice = self.strategy.choose(decision)
-            if not 0 <= choice < len(options):
-                raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
+            try:
+                choice = self.strategy.choose(decision)
+                if not 0 <= choice < len(options):
+                    raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
+            except BaseException as exc:  # not the program's fault: never a thread crash
+                self._fail(exc, "the strategy")
+                return None
             self.choices.append(choice)
             if options[choice] == -1:
                 self._advance(min(future))
@@ -329,6 +351,22 @@ class Execution:
             if current_ok and choice != 0 and self.trace.steps:
                 self.trace.steps[-1].preempted = True
             return chosen
+
+    def _drained(self) -> bool:
+        """After the body returns, daemon threads still run (a real process keeps them until it
+        exits) for `drain` virtual seconds, so work they do after the exit is observed."""
+        if not self.threads[0].done or any(not t.done and not t.daemon for t in self.threads):
+            return False
+        if self._main_done_at is None:
+            self._main_done_at = self.clock.now
+        if self.clock.now - self._main_done_at >= self.drain:
+            return True
+        now = self.clock.now
+        return not any(
+            t.runnable(now) or (t.wait is not None and t.wait.deadline is not None)
+            for t in self.threads
+            if t.started and not t.done
+        )
 
     def _paused(self, future: list[float]) -> bool:
         """In a session, stop when the main thread awaits its next command and nothing else can
@@ -389,11 +427,15 @@ class Execution:
 
         def main() -> None:
             try:
-                result["value"] = body()
+                value = body()
             except Abort:
                 raise
             except BaseException as exc:
-                result["error"] = exc
+                if not self.finishing:  # unwinding is not the body failing
+                    result["error"] = exc
+            else:
+                if not self.finishing:
+                    result["value"] = value
 
         self._root = greenlet.getcurrent()
         _active = self
@@ -410,17 +452,21 @@ class Execution:
                 self._switch(nxt)
             status, reason = self._stop or ("ok", "")
             threads = [f"{t.name}: {t.describe(self.clock.now)}" for t in self.threads]
+            crashes = list(self.crashes)
+            main_done = "value" in result or "error" in result
             self._unwind()
         finally:
             _active = None
             self._root = None
+        if self._error is not None:
+            raise self._error
         return Outcome(
             status=status,
             reason=reason,
-            main_done="value" in result or "error" in result,
+            main_done=main_done,
             main_result=result.get("value"),
             main_error=result.get("error"),
-            crashes=list(self.crashes),
+            crashes=crashes,
             choices=list(self.choices),
             trace=self.trace,
             threads=threads,
@@ -488,6 +534,9 @@ class Execution:
                     break
                 self._switch(nxt)
             self._session_limit = max(self._session_limit or 0.0, self.clock.now)
+            if self._error is not None:  # the checker failed: unwind now, then report it
+                self._unwind()
+                raise self._error
         finally:
             _active = None
 
@@ -496,19 +545,23 @@ class Execution:
         global _active
         status, reason = self._stop or ("ok", "session closed")
         threads = [f"{t.name}: {t.describe(self.clock.now)}" for t in self.threads]
+        crashes = list(self.crashes)
+        raised = self.finishing  # `_pump` already unwound and raised the checker's error
         _active = self
         try:
             self._unwind()
         finally:
             _active = None
             self._root = None
+        if self._error is not None and not raised:
+            raise self._error
         return Outcome(
             status=status,
             reason=reason,
             main_done=status == "ok",
             main_result=None,
             main_error=None,
-            crashes=list(self.crashes),
+            crashes=crashes,
             choices=list(self.choices),
             trace=self.trace,
             threads=threads,

@@ -32,11 +32,11 @@ class Lock:
 
     def release(self) -> None:
         ex = require()
-        if self.owner_state is None:
-            raise RuntimeError("release unlocked lock")
-        if ex.finishing:
+        if ex.finishing:  # unwinding: a `finally` may release what an aborted wait never took
             self.owner_state = None
             return
+        if self.owner_state is None:
+            raise RuntimeError("release unlocked lock")
         ex.point("release", self._name)
         self.owner_state = None
 
@@ -83,6 +83,8 @@ class RLock:
     def release(self) -> None:
         ex = require()
         if self.owner_state is not ex.current:
+            if ex.finishing:  # unwinding: as for Lock.release
+                return
             raise RuntimeError("cannot release un-acquired lock")
         if not ex.finishing:
             ex.point("release", self._name)

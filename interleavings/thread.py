@@ -28,11 +28,14 @@ class Thread:
         self._target = target
         self._args = args
         self._kwargs = kwargs or {}
-        if name is None:
+        if name:
+            name = str(name)
+        else:  # as CPython names it; a partial or a callable object has no __name__
             ex.thread_names += 1
-            n = ex.thread_names
-            suffix = f" ({target.__name__})" if target is not None else ""
-            name = f"Thread-{n}{suffix}"
+            name = f"Thread-{ex.thread_names}"
+            target_name = getattr(target, "__name__", None)
+            if target is not None and isinstance(target_name, str):
+                name += f" ({target_name})"
         parent = ex.current
         self.daemon = bool(parent.daemon if daemon is None and parent else daemon)
         self.name = name

@@ -62,6 +62,8 @@ class Trace:
         highlight: int | None = None,
         notes: dict[int, str] | None = None,
         last: int | None = None,
+        start: int = 0,
+        end: int | None = None,
     ) -> str:
         """One column per thread; `>>` marks a preemption, `!!` the highlighted step.
 
@@ -73,9 +75,11 @@ class Trace:
         index = {tid: i for i, (tid, _) in enumerate(cols)}
         header = f"{'step':>5} {'t':>8} | " + " | ".join(f"{n[:width]:<{width}}" for _, n in cols)
         lines = [header, "-" * len(header)]
-        steps = self.steps if last is None else self.steps[-last:]
-        if last is not None and len(self.steps) > last:
-            lines.append(f"  ... {len(self.steps) - last} earlier steps not shown")
+        window = self.steps[start:end]
+        steps = window if last is None else window[-last:]
+        hidden = len(self.steps) - len(steps) - (len(self.steps) - len(self.steps[:end]))
+        if hidden > 0:
+            lines.append(f"  ... {hidden} earlier steps not shown")
         for s in steps:
             cells = [" " * width] * len(cols)
             text = s.describe()

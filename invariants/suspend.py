@@ -5,7 +5,6 @@ from __future__ import annotations
 from invariants.base import Violation, invariant
 from invariants.scheduler_view import (
     SchedulerView,
-    branch_map,
     is_exit,
     is_timer_lock,
     walk,
@@ -22,7 +21,8 @@ def no_suspended_off_heap(record: Record) -> Violation | None:
     From the `heap_pop` of an entry of branch b taken while b is SUSPENDED_WITH_TIMEOUT, until
     b's next `status` event or its next `heap_push`, b's status is *stale*: it still describes a
     suspension the heap no longer holds. b is *observed* in that state at:
-    - a `suspend_check` whose `statuses` show b as SUSPENDED_WITH_TIMEOUT, or
+    - a `status_read` of b returning SUSPENDED_WITH_TIMEOUT (one read of `should_execution_suspend`,
+      recorded at the moment it happened), or
     - a `lock_release` of the scheduler lock by the timer thread, the moment a lock-free reader
       (`should_execution_suspend` takes no lock) could next see it.
     Violated at the first such observation while b has no entry on the heap. Judging stops at the
@@ -38,11 +38,9 @@ def no_suspended_off_heap(record: Record) -> Violation | None:
                 stale[branch] = event
         elif event.kind in ("heap_push", "status") and branch is not None:
             stale.pop(branch, None)
-        elif event.kind == "suspend_check":
-            seen = branch_map(event.get("statuses"))
-            for b, pop in sorted(stale.items()):
-                if seen.get(b) == SUSPENDED_WITH_TIMEOUT and not view.entries_of(b):
-                    return _off_heap(event, pop, "a suspend check read it")
+        elif event.kind == "status_read" and branch in stale:
+            if event.get("value") == SUSPENDED_WITH_TIMEOUT and not view.entries_of(branch):
+                return _off_heap(event, stale[branch], "a suspend check read it")
         elif is_timer_lock(event, "lock_release"):
             for b, pop in sorted(stale.items()):
                 if not view.entries_of(b):

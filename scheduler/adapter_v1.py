@@ -223,6 +223,7 @@ def instrumented(sdk: Any, recorder: Recorder, granularity: str = "sync") -> Ite
         ex = active()
         if ex is not None and ex.current is not None and ex.current.tid in recorder.reading:
             recorder.reading[ex.current.tid][_index(obj)] = _status_name(value)
+            recorder.emit("status_read", _index(obj), value=_status_name(value))
 
     points = granularity in ("access", "line")
     with ExitStack() as stack:

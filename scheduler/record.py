@@ -21,6 +21,7 @@ Kinds and their `data` keys (a `branch` is the branch index, or None):
 | `attempt_start` / `attempt_end` | b | `attempt`; `attempt_end` adds `outcome` |
 | `callback` | b | `inline`: True when `add_done_callback` ran it on the submitting thread |
 | `callback_end` | b | |
+| `status_read` | b | `value`: the status `should_execution_suspend` read, when it read it |
 | `suspend_check` | None | `statuses`: {branch: status} as read, `suspend`: bool |
 | `execute_start` | None | |
 | `execute_return` | None | `items`: {branch: "SUCCEEDED"/"FAILED"/"STARTED"}, `reason` |

@@ -100,3 +100,34 @@ def keeper_and_pollers(
     keep = (Attempt("value", duration=keeper),)
     poll = (*(Attempt("timed", delay=delay) for _ in range(polls)), Attempt("value"))
     return Scenario(branches=(keep, *((poll,) * pollers)))
+
+
+def describe(scenario: Scenario) -> str:
+    """One line a reviewer reads: each branch's script, then the configuration and faults."""
+
+    def attempt(a: Attempt) -> str:
+        text = a.kind
+        if a.kind == "timed":
+            text += f"{a.delay:+g}s"
+        if a.duration:
+            text += f" after {a.duration:g}s"
+        if a.points:
+            text += f" ({a.points} pts)"
+        return text
+
+    parts = [f"b{i}=[{', '.join(attempt(a) for a in s)}]" for i, s in enumerate(scenario.branches)]
+    config = {
+        "min_successful": scenario.min_successful,
+        "tolerated_failure_count": scenario.tolerated_failure_count,
+        "tolerated_failure_percentage": scenario.tolerated_failure_percentage,
+        "max_concurrency": scenario.max_concurrency,
+    }
+    parts += [f"{k}={v}" for k, v in config.items() if v is not None]
+    if any(scenario.refresh_latency):
+        parts.append(f"refresh latency {'/'.join(f'{x:g}s' for x in scenario.refresh_latency)}")
+    if scenario.refresh_failures:
+        parts.append(f"refresh call {','.join(map(str, scenario.refresh_failures))} fails")
+    parts += [f"wall clock {d:+g}s at t={t:g}" for t, d in scenario.clock_steps]
+    if scenario.eager_time:
+        parts.append("eager time")
+    return "; ".join(parts)

@@ -34,17 +34,13 @@ def attempts(draw: st.DrawFn) -> Attempt:
 @st.composite
 def scenarios(draw: st.DrawFn, max_branches: int = 4) -> Scenario:
     n = draw(st.integers(1, max_branches))
-    branches = tuple(
-        tuple(draw(st.lists(attempts(), min_size=1, max_size=3))) for _ in range(n)
-    )
+    branches = tuple(tuple(draw(st.lists(attempts(), min_size=1, max_size=3))) for _ in range(n))
     config = draw(st.integers(0, 3))
     min_successful = draw(st.integers(1, n)) if config == 1 else None
     tolerated_count = draw(st.integers(0, n)) if config == 2 else None
     tolerated_pct = draw(st.sampled_from((0.0, 50.0, 100.0))) if config == 3 else None
     failures = draw(st.sampled_from(((), (1,), (2,))))
-    clock = draw(
-        st.sampled_from(((), ((1.0, -2.0),), ((0.5, 5.0),), ((2.0, -0.5),)))
-    )
+    clock = draw(st.sampled_from(((), ((1.0, -2.0),), ((0.5, 5.0),), ((2.0, -0.5),))))
     return Scenario(
         branches=branches,
         min_successful=min_successful,

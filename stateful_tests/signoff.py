@@ -100,8 +100,9 @@ def run_case(
 
 def _search(
     sdk: Any, targets: set[str], budget: Budget, seed: int, counter: list[int]
-) -> Finding | None:
-    last: list[Finding] = []
+) -> list[Finding]:
+    """One Hypothesis run reporting every distinct invariant it breaks, each shrunk apart."""
+    last: dict[str, Finding] = {}
 
     @settings(
         max_examples=budget.examples,
@@ -111,7 +112,7 @@ def _search(
         verbosity=Verbosity.quiet,
         phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
+        report_multiple_bugs=True,
     )
     @hypothesis_seed(seed)
     @given(scenario=scenarios(max_branches=budget.max_branches), data=st.data())
@@ -122,15 +123,24 @@ def _search(
         hits = [v for v in violations if v.invariant in targets]
         if hits:
             v = hits[0]
-            last.append(Finding(v, scenario, list(outcome.choices), outcome, run))
-            del last[:-1]
+            # Hypothesis replays each shrunk example last: the last one kept is the minimum.
+            last[v.invariant] = Finding(v, scenario, list(outcome.choices), outcome, run)
             raise _violation_class(v.invariant)(v.summary)
 
     try:
         case()
-    except InvariantViolated:
-        return last[-1] if last else None
-    return None
+    except InvariantViolated as exc:
+        return [last[_name_of(exc)]]
+    except BaseExceptionGroup as group:
+        names = [_name_of(e) for e in group.exceptions if isinstance(e, InvariantViolated)]
+        if len(names) != len(group.exceptions):
+            raise
+        return [last[n] for n in names]
+    return []
+
+
+def _name_of(exc: BaseException) -> str:
+    return type(exc).__name__.removeprefix("Violated_")
 
 
 def sign_off(
@@ -147,13 +157,14 @@ def sign_off(
     counter = [0]
     targets = {inv.name for inv in CATALOG}
     while targets:
-        finding = _search(sdk, targets, plan, seed, counter)
-        if finding is None:
+        found = _search(sdk, targets, plan, seed, counter)
+        if not found:
             break
-        targets.discard(finding.invariant)
-        result.findings.append(finding)
-        if on_finding is not None:
-            on_finding(finding)
+        for finding in found:
+            targets.discard(finding.invariant)
+            result.findings.append(finding)
+            if on_finding is not None:
+                on_finding(finding)
     result.executions = counter[0]
     result.seconds = wallclock.perf_counter() - started
     result.findings.sort(key=lambda f: list(BY_NAME).index(f.invariant))

@@ -136,6 +136,9 @@ class Trace:
         if suspend is None:
             values = set(seen.values())
             suspend = not (values & ACTIVE) and bool(values & SUSPENDED)
+        self.last_reads = {
+            b: self.add("status_read", thread, b, value=value) for b, value in sorted(seen.items())
+        }
         return self.add("suspend_check", thread, statuses=seen, suspend=suspend)
 
     # -- the timer -----------------------------------------------------------------------------
@@ -358,7 +361,8 @@ def reader_sees_popped_branch_before_reset() -> tuple[Record, int]:
     t.acquire("timer")
     t.pop(entry)
     t.read_clock()  # can_resume reads the clock: a switch point before reset_to_pending
-    bad = t.suspend_check("worker-0")
+    t.suspend_check("worker-0")
+    bad = t.last_reads[1]
     t.set_status(1, "PENDING", "timer")
     t.release("timer")
     return t.record, bad.seq

@@ -1,0 +1,81 @@
+"""Every session users run. See README.md for what each one is for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+DEFAULT_PYTHON = "3.11"
+SDK_VERSIONS = ("1.5.0", "1.6.0", "1.7.0")
+MATRIX_DIR = ROOT / ".nox" / "matrix-results"
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    spec = "." if not extras else f".[{','.join(extras)}]"
+    session.install("-e", spec)
+
+
+def _prefetch(session: nox.Session, *versions: str) -> None:
+    """Fill the SDK cache (.sdk-cache/) so no test downloads mid-run."""
+    session.run("python", "-m", "scheduler.target", "fetch", *versions, silent=True)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole pytest suite: runtime, adapter, invariants, self-tests on known defects."""
+    _install(session)
+    _prefetch(session, *SDK_VERSIONS)
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def check(session: nox.Session) -> None:
+    """The sign-off: `nox -s check -- [--sdk SPEC] [--budget quick|ci|deep] [--seed N] [--json F]`."""
+    _install(session)
+    session.run("python", "-m", "stateful_tests.check", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def replay(session: nox.Session) -> None:
+    """Replay one counterexample: `nox -s replay -- FILE [--sdk SPEC]` (exit 1 = reproduces)."""
+    _install(session)
+    session.run("python", "-m", "stateful_tests.replay", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session(python=["3.11", "3.13"])
+def matrix(session: nox.Session) -> None:
+    """`check` over SDK 1.5.0, 1.6.0, 1.7.0 on this Python; prints the verdict table so far."""
+    _install(session)
+    _prefetch(session, *SDK_VERSIONS)
+    budget = session.posargs[0] if session.posargs else "quick"
+    MATRIX_DIR.mkdir(parents=True, exist_ok=True)
+    py = session.python
+    for version in SDK_VERSIONS:
+        out = MATRIX_DIR / f"py{py}-sdk{version}.json"
+        session.run(
+            "python",
+            "-m",
+            "stateful_tests.check",
+            "--sdk",
+            version,
+            "--budget",
+            budget,
+            "--json",
+            str(out),
+            success_codes=[0, 1],
+            silent=True,
+        )
+    session.run("python", "-m", "stateful_tests.matrix", str(MATRIX_DIR))
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check, configured in pyproject.toml."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
