@@ -35,7 +35,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON)
 def check(session: nox.Session) -> None:
-    """The sign-off: `nox -s check -- [--sdk SPEC] [--budget quick|ci|deep] [--seed N] [--json F]`."""
+    """The sign-off: `nox -s check -- [--sdk SPEC] [--budget B] [--seed N] [--json FILE]`."""
     _install(session)
     session.run("python", "-m", "stateful_tests.check", *session.posargs, success_codes=[0, 1])
 

@@ -186,10 +186,10 @@ def _functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
                 if f is not None:
                     yield from from_obj(f)
             return
-        if isinstance(obj, types.FunctionType) and obj.__module__ == module.__name__:
-            if id(obj) not in seen:
-                seen.add(id(obj))
-                yield obj
+        own = isinstance(obj, types.FunctionType) and obj.__module__ == module.__name__
+        if own and id(obj) not in seen:
+            seen.add(id(obj))
+            yield obj
 
     for value in list(vars(module).values()):
         if isinstance(value, type) and value.__module__ == module.__name__:
