@@ -8,6 +8,7 @@ Nothing of the SDK is copied: its modules are patched in place for the duration 
 
 from __future__ import annotations
 
+import functools
 import heapq as std_heapq
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -143,14 +144,13 @@ def _index(exe_state: Any) -> int:
     return exe_state.executable.index
 
 
-def callback_shape(sdk: Any) -> str:
-    """ "wave" when the timer hands the callback a list, "single" when one branch: read from the
-    code of `_timer_loop`, so a PR checkout is classified by what it does, not its version."""
+@functools.cache
+def _shape_of(timer_loop: Any) -> str:
     import ast
     import inspect
     import textwrap
 
-    src = textwrap.dedent(inspect.getsource(sdk.executor.TimerScheduler._timer_loop))
+    src = textwrap.dedent(inspect.getsource(timer_loop))
     lists: set[str] = set()
     arg_names: list[str] = []
     for node in ast.walk(ast.parse(src)):
@@ -166,6 +166,12 @@ def callback_shape(sdk: Any) -> str:
         ):
             arg_names.append(node.args[0].id)
     return "wave" if any(a in lists for a in arg_names) else "single"
+
+
+def callback_shape(sdk: Any) -> str:
+    """ "wave" when the timer hands the callback a list, "single" when one branch: read from the
+    code of `_timer_loop`, so a PR checkout is classified by what it does, not its version."""
+    return _shape_of(sdk.executor.TimerScheduler._timer_loop)
 
 
 def _status_name(value: Any) -> str:
@@ -470,6 +476,7 @@ def run_executor(
     max_steps: int = 20_000,
     eager_time: bool | None = None,
     observe: Callable[[Execution, Recorder], None] | None = None,
+    record_locations: bool = True,
 ) -> tuple[Outcome, ExecutorRun]:
     """Play `scenario` on the target's real executor under `strategy`; record everything."""
     run = ExecutorRun(sdk, scenario, granularity)
@@ -479,6 +486,7 @@ def run_executor(
         horizon=scenario.horizon(),
         idle_limit=scenario.idle_limit(),
         eager_time=scenario.eager_time if eager_time is None else eager_time,
+        record_locations=record_locations,
     )
 
     def on_step(step: Any) -> None:

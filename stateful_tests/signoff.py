@@ -10,21 +10,25 @@ breaks two invariants would otherwise hide the second).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time as wallclock
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis.internal.conjecture.engine as hypothesis_engine
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from interleavings.execution import Outcome
-from interleavings.strategies import HypothesisStrategy
-from invariants import BY_NAME, CATALOG, Violation, check_all
+from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound, Replay
+from invariants import CATALOG, Violation, check_all
 from scheduler.adapter_v1 import ExecutorRun, run_executor
 from scheduler.scenario import Scenario
-from stateful_tests.scenarios import scenarios
+from stateful_tests.scenarios import canonical, scenarios
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,14 @@ class Budget:
     examples: int  # generated examples per pass (shrinking comes on top)
     max_steps: int  # scheduling points per execution before it counts as a budget overrun
     max_branches: int
-    shrink_examples: int  # cap on shrink attempts per finding
+    shrinks: int  # cap on successful shrinks per finding (Hypothesis's default is 500)
+    delays: int  # delay bound of the exhaustive search over the canonical scenarios
 
 
 BUDGETS = {
-    "quick": Budget(examples=150, max_steps=6_000, max_branches=3, shrink_examples=400),
-    "ci": Budget(examples=600, max_steps=10_000, max_branches=4, shrink_examples=1_500),
-    "deep": Budget(examples=6_000, max_steps=20_000, max_branches=5, shrink_examples=10_000),
+    "quick": Budget(examples=100, max_steps=6_000, max_branches=3, shrinks=60, delays=1),
+    "ci": Budget(examples=400, max_steps=10_000, max_branches=4, shrinks=150, delays=1),
+    "deep": Budget(examples=4_000, max_steps=20_000, max_branches=5, shrinks=500, delays=2),
 }
 
 GRANULARITY = "access"  # branch status reads and writes are scheduling points
@@ -90,19 +95,43 @@ def _violation_class(name: str) -> type[InvariantViolated]:
 
 
 def run_case(
-    sdk: Any, scenario: Scenario, strategy: Any, max_steps: int
+    sdk: Any, scenario: Scenario, strategy: Any, max_steps: int, *, locations: bool = True
 ) -> tuple[Outcome, ExecutorRun, list[Violation]]:
     outcome, run = run_executor(
-        sdk, scenario, strategy, granularity=GRANULARITY, max_steps=max_steps
+        sdk,
+        scenario,
+        strategy,
+        granularity=GRANULARITY,
+        max_steps=max_steps,
+        record_locations=locations,
     )
     return outcome, run, check_all(run.record)
 
 
+@contextmanager
+def _shrink_cap(limit: int) -> Iterator[None]:
+    """Cap Hypothesis's successful shrinks per failure (its internal MAX_SHRINKS, 500 by
+    default) so every budget ends in bounded time without a wall-clock cut-off."""
+    saved = getattr(hypothesis_engine, "MAX_SHRINKS", None)
+    if saved is None:
+        yield
+        return
+    hypothesis_engine.MAX_SHRINKS = limit
+    try:
+        yield
+    finally:
+        hypothesis_engine.MAX_SHRINKS = saved
+
+
 def _search(
     sdk: Any, targets: set[str], budget: Budget, seed: int, counter: list[int]
-) -> list[Finding]:
-    """One Hypothesis run reporting every distinct invariant it breaks, each shrunk apart."""
-    last: dict[str, Finding] = {}
+) -> list[tuple[str, Scenario, list[int]]]:
+    """One Hypothesis run reporting every distinct invariant it breaks, each shrunk apart.
+
+    Every decision is a draw; the preemption bound is drawn first (as CHESS bounds context
+    switches) so that shrinking lowers it before anything else and lands on few preemptions.
+    """
+    last: dict[str, tuple[str, Scenario, list[int]]] = {}
 
     @settings(
         max_examples=budget.examples,
@@ -118,24 +147,29 @@ def _search(
     @given(scenario=scenarios(max_branches=budget.max_branches), data=st.data())
     def case(scenario: Scenario, data: st.DataObject) -> None:
         counter[0] += 1
-        strategy = HypothesisStrategy(data.draw)
-        outcome, run, violations = run_case(sdk, scenario, strategy, budget.max_steps)
+        bound = data.draw(st.integers(0, 3))
+        weight = data.draw(st.sampled_from((2, 1, 4, 8)))  # out of 16: swarm-style variety
+        strategy = PreemptionBound(HypothesisStrategy(data.draw, preempt_weight=weight), bound)
+        outcome, _run, violations = run_case(
+            sdk, scenario, strategy, budget.max_steps, locations=False
+        )
         hits = [v for v in violations if v.invariant in targets]
         if hits:
-            v = hits[0]
+            name = hits[0].invariant
             # Hypothesis replays each shrunk example last: the last one kept is the minimum.
-            last[v.invariant] = Finding(v, scenario, list(outcome.choices), outcome, run)
-            raise _violation_class(v.invariant)(v.summary)
+            last[name] = (name, scenario, list(outcome.choices))
+            raise _violation_class(name)(hits[0].summary)
 
-    try:
-        case()
-    except InvariantViolated as exc:
-        return [last[_name_of(exc)]]
-    except BaseExceptionGroup as group:
-        names = [_name_of(e) for e in group.exceptions if isinstance(e, InvariantViolated)]
-        if len(names) != len(group.exceptions):
-            raise
-        return [last[n] for n in names]
+    with _shrink_cap(budget.shrinks):
+        try:
+            case()
+        except InvariantViolated as exc:
+            return [last[_name_of(exc)]]
+        except BaseExceptionGroup as group:
+            names = [_name_of(e) for e in group.exceptions if isinstance(e, InvariantViolated)]
+            if len(names) != len(group.exceptions):
+                raise
+            return [last[n] for n in names]
     return []
 
 
@@ -143,29 +177,98 @@ def _name_of(exc: BaseException) -> str:
     return type(exc).__name__.removeprefix("Violated_")
 
 
+_FORK_SDK: Any = None  # the loaded target, inherited by forked workers
+
+
+def _search_group(job: tuple[tuple[str, ...], str, int]) -> tuple[list[tuple], int]:
+    """A worker process: repeat the search until a pass finds nothing new in its group."""
+    targets, budget_name, seed = job
+    remaining, counter = set(targets), [0]
+    found: list[tuple] = []
+    while remaining:
+        hits = _search(_FORK_SDK, remaining, BUDGETS[budget_name], seed, counter)
+        if not hits:
+            break
+        for name, scenario, choices in hits:
+            remaining.discard(name)
+            found.append((name, scenario.to_json(), choices))
+    return found, counter[0]
+
+
+def _systematic(job: tuple[str, str]) -> tuple[list[tuple], int]:
+    """A worker process: every schedule of one canonical scenario within the delay bound,
+    bound 0 first, so each invariant's first hit has the fewest deviations possible."""
+    name, budget_name = job
+    plan = BUDGETS[budget_name]
+    scenario = canonical()[name]
+    found: dict[str, tuple] = {}
+    executions = 0
+    for bound in range(plan.delays + 1):
+        strategy = DelayBound(DFS(), bound)
+        while strategy.begin():
+            executions += 1
+            outcome, _run, violations = run_case(
+                _FORK_SDK, scenario, strategy, plan.max_steps, locations=False
+            )
+            for v in violations:
+                found.setdefault(v.invariant, (v.invariant, scenario.to_json(), outcome.choices))
+    return list(found.values()), executions
+
+
+def _rebuild(sdk: Any, name: str, scenario: Scenario, choices: list[int], plan: Budget) -> Finding:
+    """Replay a worker's shrunk example here, with source locations, to report it."""
+    outcome, run, violations = run_case(sdk, scenario, Replay(choices), plan.max_steps)
+    for v in violations:
+        if v.invariant == name:
+            return Finding(v, scenario, list(outcome.choices), outcome, run)
+    raise RuntimeError(f"the shrunk example of {name} did not reproduce on replay")
+
+
+def _size(finding: Finding) -> tuple[int, int, int]:
+    """Smaller is a better counterexample: fewer preemptions, fewer branches, fewer steps."""
+    o = finding.outcome
+    return (o.preemptions, len(finding.scenario.branches), o.steps)
+
+
 def sign_off(
     sdk: Any,
     *,
     budget: str = "ci",
     seed: int = 0,
-    on_finding: Callable[[Finding], None] | None = None,
+    workers: int | None = None,
 ) -> SignOff:
-    """Search for violations of every catalog invariant on `sdk`; deterministic for a seed."""
+    """Search every catalog invariant on `sdk`, on all cores; deterministic for a seed.
+
+    The catalog is dealt round-robin into one group per worker; each worker searches only its
+    group, so an invariant in one group never masks one in another.
+    """
+    global _FORK_SDK
     plan = BUDGETS[budget]
     result = SignOff(sdk=sdk.target.version)
     started = wallclock.perf_counter()
-    counter = [0]
-    targets = {inv.name for inv in CATALOG}
-    while targets:
-        found = _search(sdk, targets, plan, seed, counter)
-        if not found:
-            break
-        for finding in found:
-            targets.discard(finding.invariant)
-            result.findings.append(finding)
-            if on_finding is not None:
-                on_finding(finding)
-    result.executions = counter[0]
+    names = [inv.name for inv in CATALOG]
+    n = max(1, min(workers or os.cpu_count() or 1, len(names)))
+    jobs = [(tuple(names[i::n]), budget, seed * 1000 + i) for i in range(n)]
+    systematic_jobs = [(name, budget) for name in canonical()]
+    _FORK_SDK = sdk
+    try:
+        if n == 1:
+            outputs = [_search_group(jobs[0])]
+            systematic = [_systematic(job) for job in systematic_jobs]
+        else:
+            with multiprocessing.get_context("fork").Pool(n) as pool:
+                outputs = pool.map(_search_group, jobs)
+                systematic = pool.map(_systematic, systematic_jobs)
+    finally:
+        _FORK_SDK = None
+    best: dict[str, Finding] = {}
+    for found, executions in outputs + systematic:
+        result.executions += executions
+        for name, scenario_json, choices in found:
+            finding = _rebuild(sdk, name, Scenario.from_json(scenario_json), choices, plan)
+            if name not in best or _size(finding) < _size(best[name]):
+                best[name] = finding
+    result.findings.extend(best.values())
     result.seconds = wallclock.perf_counter() - started
-    result.findings.sort(key=lambda f: list(BY_NAME).index(f.invariant))
+    result.findings.sort(key=lambda f: names.index(f.invariant))
     return result

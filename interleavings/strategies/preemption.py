@@ -27,3 +27,16 @@ class PreemptionBound:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class DelayBound(PreemptionBound):
+    """Delay bounding (Emmi, Qadeer, Rakamaric, POPL'11): every deviation from the default
+    schedule counts, preemptive or not, so bounded DFS stays polynomial in the run length."""
+
+    def choose(self, decision: Decision) -> int:
+        if self._used >= self.bound:
+            return 0
+        choice = self.inner.choose(decision)
+        if choice != 0:
+            self._used += 1
+        return choice
