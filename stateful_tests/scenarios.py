@@ -62,6 +62,10 @@ def scenarios(draw: st.DrawFn, max_branches: int = 4) -> Scenario:
     )
 
 
+# Scenarios small enough to search one deviation deeper than the budget's bound.
+EXTRA_DELAYS = {"lone-due-at-once": 1}
+
+
 def canonical() -> dict[str, Scenario]:
     """Small scenarios shaped after the upstream issue and each claim of its safety argument.
 

@@ -28,7 +28,7 @@ from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, Preemp
 from invariants import CATALOG, Violation, check_all
 from scheduler.adapter_v1 import ExecutorRun, run_executor
 from scheduler.scenario import Scenario
-from stateful_tests.scenarios import canonical, scenarios
+from stateful_tests.scenarios import EXTRA_DELAYS, canonical, scenarios
 
 
 @dataclass(frozen=True)
@@ -195,24 +195,34 @@ def _search_group(job: tuple[tuple[str, ...], str, int]) -> tuple[list[tuple], i
     return found, counter[0]
 
 
-def _systematic(job: tuple[str, str]) -> tuple[list[tuple], int]:
-    """A worker process: every schedule of one canonical scenario within the delay bound,
-    bound 0 first, so each invariant's first hit has the fewest deviations possible."""
-    name, budget_name = job
-    plan = BUDGETS[budget_name]
-    scenario = canonical()[name]
-    found: dict[str, tuple] = {}
+def systematic(
+    sdk: Any, scenario: Scenario, delays: int, max_steps: int
+) -> tuple[dict[str, tuple[int, list[int]]], int]:
+    """Every schedule of `scenario` within `delays` deviations from the default one, bound 0
+    first: invariant -> (fewest deviations that break it, that schedule's choices)."""
+    found: dict[str, tuple[int, list[int]]] = {}
     executions = 0
-    for bound in range(plan.delays + 1):
+    for bound in range(delays + 1):
         strategy = DelayBound(DFS(), bound)
         while strategy.begin():
             executions += 1
             outcome, _run, violations = run_case(
-                _FORK_SDK, scenario, strategy, plan.max_steps, locations=False
+                sdk, scenario, strategy, max_steps, locations=False
             )
             for v in violations:
-                found.setdefault(v.invariant, (v.invariant, scenario.to_json(), outcome.choices))
-    return list(found.values()), executions
+                found.setdefault(v.invariant, (bound, list(outcome.choices)))
+    return found, executions
+
+
+def _systematic(job: tuple[str, str]) -> tuple[list[tuple], int]:
+    """A worker process: the systematic search of one canonical scenario."""
+    name, budget_name = job
+    plan = BUDGETS[budget_name]
+    scenario = canonical()[name]
+    delays = plan.delays + EXTRA_DELAYS.get(name, 0)
+    found, executions = systematic(_FORK_SDK, scenario, delays, plan.max_steps)
+    hits = [(inv, scenario.to_json(), choices) for inv, (_, choices) in found.items()]
+    return hits, executions
 
 
 def _rebuild(sdk: Any, name: str, scenario: Scenario, choices: list[int], plan: Budget) -> Finding:
