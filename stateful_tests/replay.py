@@ -18,6 +18,7 @@ from scheduler.adapter_v1 import GRANULARITIES, run_executor
 from scheduler.scenario import Scenario
 from stateful_tests.cli import Parser, die, load_sdk
 from stateful_tests.report import block, render_trace, violation_step
+from stateful_tests.timeline import source_observer
 
 PROG = "replay"
 
@@ -36,7 +37,8 @@ def scenario_of(replay: ReplayFile, path: str) -> tuple[Scenario, dict[str, Any]
         raise ReplayFileError(f"{path}: corrupt scenario ({exc})") from None
 
 
-def replay_file(path: str, spec: str | None, out: Any = sys.stdout) -> int:
+def replay_file(path: str, spec: str | None, out: Any = None) -> int:
+    out = sys.stdout if out is None else out
     try:
         replay = load(path)
         scenario, payload = scenario_of(replay, path)
@@ -58,6 +60,7 @@ def replay_file(path: str, spec: str | None, out: Any = sys.stdout) -> int:
         strategy,
         granularity=payload["granularity"],
         max_steps=int(payload.get("max_steps", 20_000)),
+        observe=source_observer(sdk),  # readable trace: the SDK line of every step
     )
     if strategy.diverged:
         print(
@@ -67,7 +70,7 @@ def replay_file(path: str, spec: str | None, out: Any = sys.stdout) -> int:
     violation = BY_NAME[name].check(run.record)
     if violation is None:
         step = len(outcome.trace.steps) - 1
-        print(render_trace(outcome, step, "no violation", context=25), file=out)
+        print(render_trace(outcome, step, "no violation", context=25, run=run), file=out)
         print(
             f"replay: {name} does not reproduce on sdk={target.version} "
             f"(steps={outcome.steps}, run {outcome.status})",

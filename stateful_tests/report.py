@@ -10,6 +10,7 @@ from interleavings.replay import ReplayFile, save
 from invariants import BY_NAME, Violation
 from scheduler.adapter_v1 import ExecutorRun
 from scheduler.scenario import Scenario, describe
+from stateful_tests.timeline import render_text, story, write_timeline
 
 CONTEXT_STEPS = 40  # trace rows shown up to the violating step
 
@@ -20,7 +21,25 @@ def violation_step(run: ExecutorRun, outcome: Outcome, violation: Violation) -> 
     return steps[seq] if 0 <= seq < len(steps) else len(outcome.trace.steps) - 1
 
 
-def render_trace(outcome: Outcome, step: int, invariant: str, context: int = CONTEXT_STEPS) -> str:
+def render_trace(
+    outcome: Outcome,
+    step: int,
+    invariant: str,
+    context: int = CONTEXT_STEPS,
+    *,
+    run: ExecutorRun | None = None,
+    explanation: str = "",
+) -> str:
+    # --- readable trace (timeline.py): SDK lines, lock holder, heap, folded polling -----------
+    if run is not None:
+        return render_text(
+            story(outcome, run),
+            highlight=step,
+            title=f"{invariant} breaks here" if explanation else invariant,
+            explanation=explanation,
+            context=context,
+        )
+    # --- end readable trace ------------------------------------------------------------------
     return outcome.trace.render(
         highlight=step,
         notes={step: f"{invariant} breaks here"},
@@ -40,14 +59,23 @@ def block(
     step = violation_step(run, outcome, violation)
     lines = [
         f"VIOLATION {violation.invariant}: {violation.summary}",
-        f"  why: {violation.explanation}",
         f"  scenario: {describe(scenario)}",
         f"  run: {outcome.status} ({outcome.reason}); steps={outcome.steps} "
         f"preemptions={outcome.preemptions}; breaks at step {step} (event {violation.seq})",
         "  threads at the end: " + "; ".join(outcome.threads),
-        render_trace(outcome, step, violation.invariant),
+        render_trace(
+            outcome, step, violation.invariant, run=run, explanation=violation.explanation
+        ),
     ]
     if replay_path is not None:
+        # --- timeline picture (timeline.py), written beside the replay file ------------------
+        html_path = Path(replay_path).with_suffix(".html")
+        try:
+            write_timeline(html_path, outcome, run, violation)
+            lines.append(f"timeline: {html_path}")
+        except OSError as exc:
+            lines.append(f"timeline: not written ({exc})")
+        # --- end timeline picture ----------------------------------------------------------
         lines.append(f"replay: {replay_path}")
     return "\n".join(lines)
 

@@ -109,7 +109,7 @@ def run_case(
 
 
 @contextmanager
-def _shrink_cap(limit: int) -> Iterator[None]:
+def shrink_cap(limit: int) -> Iterator[None]:
     """Cap Hypothesis's successful shrinks per failure (its internal MAX_SHRINKS, 500 by
     default) so every budget ends in bounded time without a wall-clock cut-off."""
     saved = getattr(hypothesis_engine, "MAX_SHRINKS", None)
@@ -160,7 +160,7 @@ def _search(
             last[name] = (name, scenario, list(outcome.choices))
             raise _violation_class(name)(hits[0].summary)
 
-    with _shrink_cap(budget.shrinks):
+    with shrink_cap(budget.shrinks):
         try:
             case()
         except InvariantViolated as exc:
