@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -71,6 +73,54 @@ def matrix(session: nox.Session) -> None:
             silent=True,
         )
     session.run("python", "-m", "stateful_tests.matrix", str(MATRIX_DIR))
+
+
+def _apt_install(session: nox.Session, command: str, package: str) -> None:
+    """Install a Debian package when its command is missing (CI and dev machines run as root)."""
+    if shutil.which(command) is not None:
+        return
+    if os.geteuid() != 0:
+        session.error(f"{command} is missing: run `apt-get install -y {package}` as root")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-q", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-q", package, external=True, env=env)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def browser(session: nox.Session) -> None:
+    """The timeline picture rendered by headless Chromium (Debian's chromium, installed)."""
+    _apt_install(session, "chromium", "chromium")
+    _install(session)
+    _prefetch(session, "1.5.0")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "browser",
+        "stateful_tests/browser_tests",
+        *session.posargs,
+        env={"INTERLEAVINGS_REQUIRE_BROWSER": "1"},
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def redis(session: nox.Session) -> None:
+    """The shared example database against a real redis-server (installed if missing)."""
+    _apt_install(session, "redis-server", "redis-server")
+    _install(session, "redis")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "redis",
+        "stateful_tests/test_database.py",
+        *session.posargs,
+        env={"INTERLEAVINGS_REQUIRE_REDIS": "1"},
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON)

@@ -389,7 +389,7 @@ def render_svg(
     if marks:
         ly = _TOP + 14 + len(sdks) * 24
         lx = _LEFT + plot_w + 18
-        for sdk, n, t in marks:
+        for _, n, t in marks:
             out.append(_marker("ring", x(n), y(t), "#111"))
         out.append(_marker("ring", lx + 17, ly, "#111"))
         out.append(f'<text x="{lx + 42}" y="{ly + 4}">measured in</text>')
