@@ -100,3 +100,17 @@ def test_the_refresh_hang_needs_no_preemption_on_any_version() -> None:
     """The 1.6.0 fix catches `Exception`; the real failure is a BaseException."""
     for version in EXPECTED:
         assert explore(version, "refresh-fails").get("no_hang_on_refresh_failure") == 0
+
+
+@pytest.mark.parametrize("version", sorted(EXPECTED))
+def test_a_runtime_error_mock_hides_the_refresh_hang(
+    version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why the fix's own test passes: it mocks the failure as a RuntimeError, an Exception. With
+    that fake no version hangs; with the real BackgroundThreadError every version does."""
+    import scheduler.adapter_v1 as adapter
+
+    monkeypatch.setattr(adapter, "checkpoint_failure", lambda sdk: RuntimeError("mocked"))
+    sdk = load(resolve(version))
+    found, _ = systematic(sdk, canonical()["refresh-fails"], 0, MAX_STEPS)
+    assert "no_hang_on_refresh_failure" not in found
