@@ -22,9 +22,7 @@ from invariants import CATALOG, Violation
 from scheduler.rig import ExecutorRig
 from scheduler.scenario import Attempt
 
-LIVENESS = frozenset(
-    {"no_deadlock", "no_hang", "no_hang_on_refresh_failure", "no_lost_resume"}
-)
+LIVENESS = frozenset({"no_deadlock", "no_hang", "no_hang_on_refresh_failure", "no_lost_resume"})
 SAFETY = tuple(inv for inv in CATALOG if inv.name not in LIVENESS)
 
 

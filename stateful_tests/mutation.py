@@ -33,26 +33,17 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound
-from invariants import CATALOG
+from interleavings.execution import Outcome
+from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound, Replay
+from invariants import CATALOG, Violation
+from scheduler.adapter_v1 import ExecutorRun
 from scheduler.mutants import MUTANTS, Mutant, MutantError, load_mutant, materialize, mutant
 from scheduler.scenario import Scenario, describe
 from scheduler.target import SdkModules, Target
 from stateful_tests.cli import Parser, die, json_ready, load_sdk, positive_int
 from stateful_tests.report import replay_payload, write_replay
-from stateful_tests.scenarios import canonical, scenarios
-from stateful_tests.signoff import (
-    BUDGETS,
-    GRANULARITY,
-    Budget,
-    InvariantViolated,
-    _name_of,
-    _rebuild,
-    _shrink_cap,
-    _violation_class,
-    run_case,
-    sign_off,
-)
+from stateful_tests.scenarios import EXTRA_DELAYS, canonical, scenarios
+from stateful_tests.signoff import BUDGETS, GRANULARITY, Budget, run_case, shrink_cap, sign_off
 
 PROG = "mutants"
 SEARCH_PASSES = 2  # Hypothesis passes, seeded as the sign-off's first two worker groups
@@ -127,6 +118,33 @@ class MutationReport:
 # the hunt: the sign-off's searches, restricted to the invariants the baseline keeps
 
 
+class _Killed(Exception):
+    """Raised inside a Hypothesis example that broke one of the wanted invariants."""
+
+    invariant = ""
+
+
+_KILLED: dict[str, type[_Killed]] = {}
+
+
+def _killed(invariant: str) -> type[_Killed]:
+    """One exception class per invariant, so Hypothesis shrinks each as a bug of its own."""
+    if invariant not in _KILLED:
+        _KILLED[invariant] = type(f"Killed_{invariant}", (_Killed,), {"invariant": invariant})
+    return _KILLED[invariant]
+
+
+def replay(
+    sdk: SdkModules, invariant: str, scenario: Scenario, choices: Sequence[int], plan: Budget
+) -> tuple[Violation, Outcome, ExecutorRun]:
+    """Re-run a found schedule with source locations, to measure and report it."""
+    outcome, run, violations = run_case(sdk, scenario, Replay(list(choices)), plan.max_steps)
+    for v in violations:
+        if v.invariant == invariant:
+            return v, outcome, run
+    raise RuntimeError(f"the counterexample for {invariant} did not reproduce on replay")
+
+
 @dataclass
 class _Hit:
     invariant: str
@@ -162,17 +180,17 @@ def hunt(
             break
     if hit is None:
         return None, counter[0]
-    finding = _rebuild(sdk, hit.invariant, hit.scenario, hit.choices, plan)
+    violation, outcome, _run = replay(sdk, hit.invariant, hit.scenario, hit.choices, plan)
     kill = Kill(
         invariant=hit.invariant,
-        summary=finding.violation.summary,
+        summary=violation.summary,
         phase=hit.phase,
         executions=hit.executions,
         seconds=hit.seconds,
-        steps=finding.outcome.steps,
-        preemptions=finding.outcome.preemptions,
+        steps=outcome.steps,
+        preemptions=outcome.preemptions,
         scenario=hit.scenario,
-        choices=tuple(finding.choices),
+        choices=tuple(outcome.choices),
     )
     return kill, counter[0]
 
@@ -180,9 +198,16 @@ def hunt(
 def _systematic(
     sdk: SdkModules, wanted: frozenset[str], plan: Budget, counter: list[int], started: float
 ) -> _Hit | None:
-    """The sign-off's delay-bounded DFS over the canonical scenarios, fewest delays first."""
-    for bound in range(plan.delays + 1):
+    """The sign-off's delay-bounded DFS over the canonical scenarios, fewest delays first.
+
+    Each scenario gets the sign-off's bound (the budget's, plus its `EXTRA_DELAYS`); all
+    scenarios are explored at bound 0 before any at bound 1, so a kill costs what it must.
+    """
+    bounds = {name: plan.delays + EXTRA_DELAYS.get(name, 0) for name in canonical()}
+    for bound in range(max(bounds.values(), default=-1) + 1):
         for name, scenario in canonical().items():
+            if bound > bounds[name]:
+                continue
             strategy = DelayBound(DFS(), bound)
             while strategy.begin():
                 counter[0] += 1
@@ -217,7 +242,7 @@ def _search_once(
     one new violation is enough to kill a mutant.
     """
     last: dict[str, tuple[Scenario, list[int]]] = {}
-    first: list[tuple[int, float]] = []
+    first: dict[str, tuple[int, float]] = {}  # invariant -> executions, seconds at its 1st hit
 
     @settings(
         max_examples=plan.examples,
@@ -242,18 +267,17 @@ def _search_once(
         hits = [v for v in violations if v.invariant in wanted]
         if hits:
             name = hits[0].invariant
-            if not first:
-                first.append((counter[0], wallclock.perf_counter() - started))
+            first.setdefault(name, (counter[0], wallclock.perf_counter() - started))
             last[name] = (scenario, list(outcome.choices))
-            raise _violation_class(name)(hits[0].summary)
+            raise _killed(name)(hits[0].summary)
 
-    with _shrink_cap(plan.shrinks):
+    with shrink_cap(plan.shrinks):
         try:
             case()
-        except InvariantViolated as exc:
-            name = _name_of(exc)
+        except _Killed as exc:
+            name = exc.invariant
             scenario, choices = last[name]
-            executions, seconds = first[0]
+            executions, seconds = first[name]
             return _Hit(name, f"search {seed % 1000}", scenario, choices, executions, seconds)
     return None
 
@@ -301,19 +325,19 @@ def _run_job(job: _Job) -> MutantResult:
 def _with_replay(sdk: SdkModules, kill: Kill, out: Path, name: str, budget: str) -> Kill:
     """Write the kill's replay file (`nox -s replay -- FILE --sdk <mutant dir>`)."""
     plan = BUDGETS[budget]
-    finding = _rebuild(sdk, kill.invariant, kill.scenario, list(kill.choices), plan)
+    violation, outcome, run = replay(sdk, kill.invariant, kill.scenario, kill.choices, plan)
     payload = replay_payload(
         sdk,
-        finding.scenario,
-        finding.violation,
-        finding.outcome,
-        finding.run,
+        kill.scenario,
+        violation,
+        outcome,
+        run,
         granularity=GRANULARITY,
         max_steps=plan.max_steps,
     )
     payload["mutant"] = name
     path = out / "mutants" / sdk.target.version / f"{name}.json"
-    write_replay(path, finding.choices, payload)
+    write_replay(path, outcome.choices, payload)
     return Kill(**{**kill.__dict__, "replay": str(path)})
 
 

@@ -823,6 +823,45 @@ def render(rows: Iterable[Row]) -> str:
     return "\n".join(out)
 
 
+def render_bands(results: list[RunResult], scale: tuple[float, float], bands: int = 5) -> str:
+    """Detections per scale band (log-spaced): how much a real-thread rate owes to timing.
+
+    The SDK's fixed constants (the timer's 0.1 s poll, the 1 s join) do not scale, so each
+    defect shows only in some timing regimes; a single rate hides that.
+    """
+    lo, hi = scale
+    edges = [lo * (hi / lo) ** (k / bands) for k in range(bands + 1)] if hi > lo else [lo, hi]
+    n = len(edges) - 1
+
+    def band(value: float) -> int:
+        for k in range(n):
+            if value < edges[k + 1]:
+                return k
+        return n - 1
+
+    head = " | ".join(f"{edges[k]:.3f}-{edges[k + 1]:.3f}" for k in range(n))
+    out = [
+        f"| defect (invariant) | scenario | sdk | {head} |",
+        "|---|---|---|" + "---:|" * n,
+    ]
+    versions = sorted({r.version for r in results})
+    for defect in DEFECTS:
+        for version in versions:
+            if version not in defect.versions:
+                continue
+            counts = [[0, 0] for _ in range(n)]
+            for r in results:
+                if r.scenario == defect.scenario and r.version == version:
+                    cell = counts[band(r.scale)]
+                    cell[0] += 1
+                    cell[1] += defect.invariant in r.detections
+            if not any(c[0] for c in counts):
+                continue
+            cells = " | ".join(f"{hit}/{runs}" for runs, hit in counts)
+            out.append(f"| {defect.invariant} | {defect.scenario} | {version} | {cells} |")
+    return "\n".join(out)
+
+
 def stress(
     versions: Iterable[str] = VERSIONS,
     scenarios: Iterable[str] = tuple(WEIGHTS),
@@ -909,6 +948,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     seconds = time.perf_counter() - started
     print(render(tally.rows()))
+    print()
+    print("Detections / runs per scale band (real seconds per scenario second):")
+    print()
+    print(render_bands(tally.results, args.scale))
     if args.json_file:
         data = tally.to_json(seconds, args.scale, args.jobs)
         data["source"] = "`python -m stateful_tests.stress " + " ".join(argv or sys.argv[1:]) + "`"

@@ -17,6 +17,7 @@ import pytest
 
 from stateful_tests import stress
 
+HERE = Path(__file__).resolve().parent
 TALLY = pytest.StashKey[stress.Tally]()
 STARTED = pytest.StashKey[float]()
 
@@ -34,6 +35,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--stress-sdk", nargs="+", default=list(stress.VERSIONS), help="1.x versions to stress"
     )
+
+
+def _asked_for(config: pytest.Config) -> bool:
+    """Whether the command line names this folder or something in it."""
+    for arg in config.args:
+        path = Path(str(arg).split("::", 1)[0])
+        path = (Path(config.invocation_params.dir) / path).resolve()
+        if path == HERE or HERE in path.parents:
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Real threads and real sleeps belong to `nox -s stress` only: these tests are collected
+    when this folder is named on the command line, never by the default suite's recursion."""
+    if collection_path.name.startswith("test_") and not _asked_for(config):
+        return True
+    return None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,6 +101,9 @@ def pytest_terminal_summary(
     scale = config.getoption("--stress-scale")
     terminalreporter.section("real-thread detections per 1000 runs")
     terminalreporter.write_line(stress.render(tally.rows()))
+    terminalreporter.write_line("")
+    terminalreporter.write_line("Detections / runs per scale band:")
+    terminalreporter.write_line(stress.render_bands(tally.results, scale))
     leaked = sum(r.leaked_threads for r in tally.results)
     terminalreporter.write_line(
         f"stress: runs={len(tally.results)} unexpected={len(tally.unexpected())} "
@@ -90,6 +112,7 @@ def pytest_terminal_summary(
     path = config.getoption("--stress-json")
     if path:
         data = tally.to_json(seconds, scale, jobs=1)
-        data["source"] = "pytest stateful_tests/stress_tests"
+        count = config.getoption("count", 1)
+        data["source"] = f"`pytest stateful_tests/stress_tests --count {count}`"
         Path(path).write_text(json.dumps(data, indent=2))
         terminalreporter.write_line(f"stress: wrote {path}")
