@@ -307,12 +307,19 @@ class Execution:
                 self._stop = ("budget", f"step budget of {self.max_steps} scheduling points spent")
                 return None
             now = self.clock.now
-            runnable = [t for t in self.threads if t.started and t.runnable(now)]
-            if self._drained():
+            runnable = [
+                t
+                for t in self.threads
+                if t.started and not t.done and (t.wait is None or t.runnable(now))
+            ]
+            if self.threads[0].done and self._drained():
                 self._stop = ("ok", "main body finished")
                 return None
-            timed = [t.wait.deadline for t in self.threads if t.wait and t.wait.deadline]
-            future = [d for d in timed if d is not None and d > now]
+            if len(runnable) == 1 and not self.eager_time:
+                if self.horizon is None and self.idle_limit is None:
+                    return runnable[0]
+                return None if self._idle_or_past_horizon() else runnable[0]
+            future = self._future_deadlines(now)
             if not runnable:
                 if self._paused(future):
                     return None
@@ -351,6 +358,13 @@ class Execution:
             if current_ok and choice != 0 and self.trace.steps:
                 self.trace.steps[-1].preempted = True
             return chosen
+
+    def _future_deadlines(self, now: float) -> list[float]:
+        return [
+            t.wait.deadline
+            for t in self.threads
+            if t.wait is not None and t.wait.deadline is not None and t.wait.deadline > now
+        ]
 
     def _drained(self) -> bool:
         """After the body returns, daemon threads still run (a real process keeps them until it

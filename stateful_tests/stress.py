@@ -2,10 +2,10 @@
 
 This is what the SDK's own suite does (real `threading`, a real `ThreadPoolExecutor`, the real
 clock, real sleeps) made as strong as such a test can honestly be: the same scenarios the model
-checker explores, scaled down to tens of milliseconds, repeated many times, each run judged by a
-real-thread observable of each known defect. The figure it produces, detections per 1000 runs,
-is the baseline the deterministic search is measured against (docs/benchmarks.md). It is the
-only place in the project where real threads and real sleeps are allowed.
+checker explores, one scenario second scaled down to 20-300 ms, repeated many times, each run
+judged by a real-thread observable of each known defect. The figure it produces, detections per
+1000 runs, is the baseline the deterministic search is measured against (docs/benchmarks.md).
+It is the only place in the project where real threads and real sleeps are allowed.
 
 Nothing of the SDK is changed. `execute()` runs unmodified; around it sit only observers that a
 real-thread test can afford without changing the schedule much:
@@ -28,7 +28,7 @@ survive the rescue are unhooked from `concurrent.futures`' exit-time join, so a 
 blocks process exit.
 
     python -m stateful_tests.stress [--runs N] [--sdk V ...] [--scenario NAME ...]
-                                    [--scale LO:HI] [--seed S] [--json FILE]
+                                    [--scale LO:HI] [--seed S] [--jobs J] [--json FILE]
 """
 
 from __future__ import annotations
@@ -63,10 +63,12 @@ JOIN_S = 1.0  # shutdown(): self._timer_thread.join(timeout=1.0)
 POLL_S = 0.1  # _timer_loop: the longest single wait of the timer thread
 
 # One scenario second lasts `scale` real seconds, drawn log-uniformly per run from this range.
-# Below ~0.1 the timer's fixed 0.1 s poll is as long as a whole scenario: branches suspend the
-# map before any timer is noticed, so in-process resumes (and the defects that need them) do
-# not happen; above ~0.25 the suspend-decision race of due-at-once no longer lines up with a
-# poll tick. A range spanning both is the honest real-thread test: it samples every regime.
+# The SDK's own constants do not scale, so each defect has its regime: below ~0.04 the timer's
+# fixed 0.1 s poll outlasts a whole scenario and the map suspends before any timer is noticed
+# (no in-process resume, so none of the defects that need one); the suspend-decision race of
+# due-at-once needs the keeper's end (2 x scale) to meet a poll tick, near 0.05; the refresh
+# that outlives the join needs the resume before the fail-fast error, above ~0.08. A range
+# spanning all of them is the honest real-thread test; `render_bands` shows the split.
 DEFAULT_SCALE = (0.02, 0.3)
 TIMEOUT_BASE_S = 0.1  # a run's timeout: base + factor * the real time a correct run needs
 TIMEOUT_FACTOR = 1.5
