@@ -75,6 +75,15 @@ def matrix(session: nox.Session) -> None:
     session.run("python", "-m", "stateful_tests.matrix", str(MATRIX_DIR))
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def throughput(session: nox.Session) -> None:
+    """The issue's map in virtual time: `nox -s throughput -- [--sdk SPEC] [--branches N]
+    [--polls P] [--delay S] [--keeper S] [--rtt S] [--function-timeout S] [--json FILE]`;
+    `-- --plot docs/throughput.svg` draws completion time against N for 1.5.0, 1.6.0, 1.7.0."""
+    _install(session)
+    session.run("python", "-m", "stateful_tests.throughput", *session.posargs)
+
+
 def _apt_install(session: nox.Session, command: str, package: str) -> None:
     """Install a Debian package when its command is missing (CI and dev machines run as root)."""
     if shutil.which(command) is not None:

@@ -342,7 +342,7 @@ class ScalableExecution(Execution):
                 return None
             now = self.clock.now
             runnable, soonest = self._scan(now)
-            if self._drained():
+            if self.threads[0].done and self._drained():
                 self._stop = ("ok", "main body finished")
                 return None
             future = [] if soonest is None else [soonest]

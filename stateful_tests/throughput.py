@@ -15,8 +15,9 @@ resumes=<m> completed=<yes|no> seconds=<real s>`. `--json FILE` writes the desig
 nothing from the real clock, so the same arguments write the same file.
 
 `--plot` measures every SDK at every N and writes a self-contained SVG of the virtual
-completion time against N. Exit 0 measured, 1 a run ended in none of the modelled ways (a
-deadlock, a hang, a crash: the number would mean nothing), 2 unusable input.
+completion time against N (and, with `--json`, the measured rows). Exit 0 measured, 1 a run
+ended in none of the modelled ways (a deadlock, a hang, a crash: the number would mean
+nothing), 2 unusable input.
 """
 
 from __future__ import annotations
