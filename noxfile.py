@@ -84,6 +84,49 @@ def throughput(session: nox.Session) -> None:
     session.run("python", "-m", "stateful_tests.throughput", *session.posargs)
 
 
+STRESS_JSON = ROOT / ".nox" / "stress.json"
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def stress(session: nox.Session) -> None:
+    """Real-thread baseline (pytest-repeat): `nox -s stress -- [--count N] [--stress-sdk V ...]
+    [--stress-scale LO:HI]`; prints detections per 1000 runs, writes .nox/stress.json."""
+    _install(session)
+    _prefetch(session, *SDK_VERSIONS)
+    args = list(session.posargs)
+    if not any(a == "--count" or a.startswith("--count=") for a in args):
+        args.append("--count=75")  # about 4 minutes
+    STRESS_JSON.parent.mkdir(parents=True, exist_ok=True)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "stateful_tests/stress_tests",
+        "-q",
+        "--stress-json",
+        str(STRESS_JSON),
+        *args,
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks -> docs/benchmarks.md (nothing asserts a speed):
+    `nox -s bench -- [--quick] [--stress-json .nox/stress.json]`."""
+    _install(session)
+    _prefetch(session, *SDK_VERSIONS)
+    session.run("python", "-m", "stateful_tests.bench", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Line and branch coverage of the SDK's concurrency/executor.py and models.py under the
+    explorations -> docs/coverage.md: `nox -s coverage -- [--sdk 1.6.0 1.5.0] [--no-compare]`."""
+    _install(session)
+    _prefetch(session, "1.5.0", "1.6.0")
+    session.run("python", "-m", "stateful_tests.coverage_run", *session.posargs)
+
+
 def _apt_install(session: nox.Session, command: str, package: str) -> None:
     """Install a Debian package when its command is missing (CI and dev machines run as root)."""
     if shutil.which(command) is not None:

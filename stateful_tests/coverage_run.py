@@ -341,6 +341,7 @@ def _key(data: dict[str, Any], path: str) -> str:
 
 
 def _digest(result: VersionCoverage, rel: str, path: str, entry: dict[str, Any]) -> None:
+    """File figures, per-function summaries and explained misses from coverage's JSON."""
     summary = entry["summary"]
     result.files.append(
         FileFigures(
@@ -378,6 +379,7 @@ def _digest(result: VersionCoverage, rel: str, path: str, entry: dict[str, Any])
 
 
 def _reason(miss: Miss) -> str:
+    """The first matching entry of REASONS, or UNEXPLAINED."""
     kind = "line" if miss.destination is None else "branch"
     for function, applies, pattern, reason in REASONS:
         if miss.function == function and applies in (kind, "any") and re.search(pattern, miss.text):
@@ -386,6 +388,7 @@ def _reason(miss: Miss) -> str:
 
 
 def _function_reason(name: str) -> str:
+    """Why a function outside the scheduling paths is (partly) missed, or UNEXPLAINED."""
     return FUNCTION_REASONS.get(name, "UNEXPLAINED")
 
 
@@ -417,6 +420,7 @@ def compare(with_greenlet: VersionCoverage, without: VersionCoverage) -> list[st
 
 
 def render(results: list[VersionCoverage], thread_only: VersionCoverage | None, args: Any) -> str:
+    """The whole page, in markdown."""
     lines = [
         "# Coverage of the SDK's scheduler",
         "",
@@ -531,6 +535,7 @@ def render(results: list[VersionCoverage], thread_only: VersionCoverage | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure each version, print coverage's own report, write the page."""
     from stateful_tests.cli import Parser, positive_int
 
     parser = Parser(

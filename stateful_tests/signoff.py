@@ -16,6 +16,7 @@ import time as wallclock
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis.internal.conjecture.engine as hypothesis_engine
@@ -24,6 +25,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from interleavings.execution import Outcome
+from interleavings.replay import load as load_replay
 from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound, Replay
 from invariants import CATALOG, Violation, check_all
 from scheduler.adapter_v1 import ExecutorRun, run_executor
@@ -234,6 +236,27 @@ def _rebuild(sdk: Any, name: str, scenario: Scenario, choices: list[int], plan: 
     raise RuntimeError(f"the shrunk example of {name} did not reproduce on replay")
 
 
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _corpus(sdk: Any, plan: Budget) -> tuple[list[tuple], int]:
+    """The regression phase: every counterexample kept in the repository is replayed on the
+    target, as Hypothesis replays its database first. What reproduces is a finding even when
+    this run's searches would not reach it again (some need two deviations and eager time)."""
+    hits: list[tuple] = []
+    files = sorted(CORPUS.glob("*.json"))
+    for path in files:
+        replay = load_replay(path)
+        p = replay.payload
+        if p.get("level") != "executor" or p.get("granularity") != GRANULARITY:
+            continue
+        scenario = Scenario.from_json(p["scenario"])
+        _, _, violations = run_case(sdk, scenario, Replay(replay.choices), plan.max_steps)
+        if any(v.invariant == p.get("invariant") for v in violations):
+            hits.append((p["invariant"], p["scenario"], replay.choices))
+    return hits, len(files)
+
+
 def _size(finding: Finding) -> tuple[int, int, int]:
     """Smaller is a better counterexample: fewer preemptions, fewer branches, fewer steps."""
     o = finding.outcome
@@ -272,6 +295,7 @@ def sign_off(
     finally:
         _FORK_SDK = None
     best: dict[str, Finding] = {}
+    outputs.append(_corpus(sdk, plan))
     for found, executions in outputs + systematic:
         result.executions += executions
         for name, scenario_json, choices in found:

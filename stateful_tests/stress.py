@@ -376,6 +376,7 @@ class _WorkerDeaths(logging.Handler):
 
 
 def _crash(run: RealRun | None, what: str, stray: list[str]) -> None:
+    """Attribute a crash to its run, or keep it as a stray one."""
     if run is not None:
         run.crashes.append(what)
     else:
@@ -423,6 +424,8 @@ class FakeExecutionState:
         self.calls = 0
 
     def create_checkpoint(self, operation_update: Any = None, is_sync: bool = True) -> None:
+        """The shared refresh: notes a call made under the scheduler lock, sleeps for the
+        scenario's latency, raises the sticky BackgroundThreadError once checkpoints failed."""
         run = self.run
         self.calls += 1
         call = self.calls
@@ -478,9 +481,11 @@ class RealRun:
         self.statuses: list[str] = []
 
     def detect(self, invariant: str) -> None:
+        """Note that this run showed a violation of `invariant` (once is enough)."""
         self.detections.add(invariant)
 
     def fail_checkpoints(self) -> None:
+        """The checkpoint subsystem fails, once and for good (one shared exception)."""
         if self.failure is None:
             self.failure = checkpoint_failure(self.sdk)
 
@@ -515,6 +520,7 @@ class RealRun:
         return self._outcome(branch, number, attempt)
 
     def _outcome(self, branch: int, number: int, attempt: Attempt) -> Any:
+        """What the attempt ends with, as the SDK's own exceptions (as adapter_v1 plays it)."""
         exc = self.sdk.exceptions
         where = f"branch {branch} attempt {number}"
         if attempt.kind == "value" or (attempt.kind == "orphan" and not self.exited):
@@ -531,6 +537,7 @@ class RealRun:
         raise AssertionError(f"unhandled attempt kind {attempt.kind}")
 
     def build(self) -> Any:
+        """The SDK's ConcurrentExecutor with scripted branch bodies, built as map() does."""
         sdk, sc = self.sdk, self.scenario
         base = sdk.executor.ConcurrentExecutor
         run = self
@@ -602,6 +609,7 @@ class RealRun:
                 self.detect("outcome_matches_completion")
 
     def outcome(self) -> str:
+        """How execute() ended, in one word."""
         if not self.exited:
             return "stuck"
         if self.error is None:
@@ -611,6 +619,7 @@ class RealRun:
         return f"raise:{type(self.error).__name__}"
 
     def threads(self) -> list[threading.Thread]:
+        """The run's threads still alive (timer and pool workers)."""
         own = [t for t, r in list(_thread_runs.items()) if r is self]
         return [t for t in own if t.is_alive()]
 
@@ -762,6 +771,7 @@ class Tally:
         self.results.append(result)
 
     def rows(self) -> list[Row]:
+        """One row per known defect and stressed version, in DEFECTS order."""
         rows = []
         versions = sorted({r.version for r in self.results})
         for defect in DEFECTS:
@@ -798,6 +808,7 @@ class Tally:
         return out
 
     def to_json(self, seconds: float, scale: tuple[float, float], jobs: int) -> dict[str, Any]:
+        """Rows and every run, for `--json` and for `nox -s bench`."""
         return {
             "scale": list(scale),
             "jobs": jobs,
@@ -927,6 +938,7 @@ def parse_scale(text: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the table; exit 1 when a run detected what the model does not find there."""
     from stateful_tests.cli import Parser, positive_int
 
     parser = Parser(prog="python -m stateful_tests.stress", description=__doc__.splitlines()[0])

@@ -23,6 +23,7 @@ STARTED = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The baseline's knobs; --count comes from pytest-repeat."""
     group = parser.getgroup("stress", "real-thread baseline (stateful_tests/stress_tests)")
     group.addoption("--stress-json", default=None, help="write the detection table here")
     group.addoption(
@@ -56,11 +57,13 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """A fresh tally per session."""
     config.stash[TALLY] = stress.Tally()
     config.stash[STARTED] = time.perf_counter()
 
 
 def _repetition(item: pytest.Item) -> int:
+    """pytest-repeat's 0-based repetition index of an item (0 without --count)."""
     callspec = getattr(item, "callspec", None)
     return int(callspec.params.get("__pytest_repeat_step_number", 0)) if callspec else 0
 
@@ -94,6 +97,7 @@ def stress_tally(pytestconfig: pytest.Config) -> Iterator[stress.Tally]:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
+    """The detection table, then the JSON for `nox -s bench`."""
     tally = config.stash.get(TALLY, None)
     if tally is None or not tally.results:
         return

@@ -15,6 +15,7 @@ from stateful_tests import stress
 
 
 def _step(request: pytest.FixtureRequest) -> int:
+    """pytest-repeat's repetition index, which picks this run's scale."""
     callspec = getattr(request.node, "callspec", None)
     return int(callspec.params.get("__pytest_repeat_step_number", 0)) if callspec else 0
 
