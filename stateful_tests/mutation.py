@@ -25,7 +25,7 @@ import os
 import sys
 import time as wallclock
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -338,7 +338,7 @@ def _with_replay(sdk: SdkModules, kill: Kill, out: Path, name: str, budget: str)
     payload["mutant"] = name
     path = out / "mutants" / sdk.target.version / f"{name}.json"
     write_replay(path, outcome.choices, payload)
-    return Kill(**{**kill.__dict__, "replay": str(path)})
+    return replace(kill, replay=str(path))
 
 
 def baseline_violations(sdk: SdkModules, budget: str, seed: int) -> tuple[list[str], int, float]:
