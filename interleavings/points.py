@@ -12,6 +12,7 @@ untraced (measured on 3.11 and 3.13; see docs/benchmarks.md); calls in the code 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import types
 from collections.abc import Callable, Iterator
@@ -155,15 +156,24 @@ def _mark_functions(tree: ast.AST) -> None:
 
 
 def instrumented_code(module: types.ModuleType, source: str | None = None) -> dict[str, Any]:
-    """Compile `module`'s source with line points; returns qualname -> code object."""
+    """Compile `module`'s source with line points; returns qualname -> code object.
+
+    Cached per (file name, source text): recompiling an SDK module costs ~100 ms, far more
+    than the execution it instruments.
+    """
     source = source if source is not None else inspect.getsource(module)
+    filename = getattr(module, "__file__", None) or f"<{module.__name__}>"
+    return dict(_compiled(filename, source))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(filename: str, source: str) -> tuple[tuple[str, types.CodeType], ...]:
     tree = ast.parse(source)
     _mark_functions(tree)
     tree = _Insert().visit(tree)
     ast.fix_missing_locations(tree)
-    filename = getattr(module, "__file__", None) or f"<{module.__name__}>"
     code = compile(tree, filename, "exec")
-    found: dict[str, Any] = {}
+    found: dict[str, types.CodeType] = {}
 
     def collect(c: types.CodeType) -> None:
         for const in c.co_consts:
@@ -172,7 +182,7 @@ def instrumented_code(module: types.ModuleType, source: str | None = None) -> di
                 collect(const)
 
     collect(code)
-    return found
+    return tuple(found.items())
 
 
 def _functions(module: types.ModuleType) -> Iterator[types.FunctionType]:
