@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
+
+
+def _interpreter(version: str) -> str:
+    """`version` when a working `pythonX.Y` is on PATH, else pyenv's interpreter of it: pyenv's
+    shims answer only for the active version, and CI machines install 3.13 through pyenv."""
+    try:
+        subprocess.run([f"python{version}", "--version"], check=True, capture_output=True)
+        return version
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for candidate in sorted(versions.glob(f"{version}.*/bin/python{version}"), reverse=True):
+        return str(candidate)
+    return version
+
 
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests"]
@@ -49,14 +65,14 @@ def replay(session: nox.Session) -> None:
     session.run("python", "-m", "stateful_tests.replay", *session.posargs, success_codes=[0, 1])
 
 
-@nox.session(python=["3.11", "3.13"])
+@nox.session(python=[_interpreter("3.11"), _interpreter("3.13")])
 def matrix(session: nox.Session) -> None:
     """`check` over SDK 1.5.0, 1.6.0, 1.7.0 on this Python; prints the verdict table so far."""
     _install(session)
     _prefetch(session, *SDK_VERSIONS)
     budget = session.posargs[0] if session.posargs else "quick"
     MATRIX_DIR.mkdir(parents=True, exist_ok=True)
-    py = session.python
+    py = str(session.python).rsplit("python", 1)[-1]
     for version in SDK_VERSIONS:
         out = MATRIX_DIR / f"py{py}-sdk{version}.json"
         session.run(

@@ -39,7 +39,7 @@ from invariants import CATALOG, Violation
 from scheduler.adapter_v1 import ExecutorRun
 from scheduler.mutants import MUTANTS, Mutant, MutantError, load_mutant, materialize, mutant
 from scheduler.scenario import Scenario, describe
-from scheduler.target import SdkModules, Target
+from scheduler.target import SdkModules, Target, load
 from stateful_tests.cli import Parser, die, json_ready, load_sdk, positive_int
 from stateful_tests.report import replay_payload, write_replay
 from stateful_tests.scenarios import EXTRA_DELAYS, canonical, scenarios
@@ -66,6 +66,18 @@ class Kill:
 
 
 @dataclass(frozen=True)
+class Masked:
+    """Why a survivor is not a blind spot of the invariants: one of them tells it apart from the
+    release on a canonical scenario, but the release breaks that invariant elsewhere, so the
+    per-invariant kill criterion cannot credit it."""
+
+    invariant: str
+    scenario: str  # the canonical scenario
+    bound: int  # delay bound: the mutant breaks it within it, the release never does
+    baseline_executions: int  # schedules of the release explored to show that
+
+
+@dataclass(frozen=True)
 class MutantResult:
     name: str
     description: str
@@ -75,6 +87,7 @@ class MutantResult:
     source_hash: str | None = None
     sdk_dir: str | None = None
     kill: Kill | None = None
+    masked: Masked | None = None  # for a survivor: the evidence that only masking saved it
     executions: int = 0  # everything run on this mutant, shrinking included
     seconds: float = 0.0
 
@@ -162,18 +175,21 @@ def hunt(
     seed: int = 0,
     *,
     search: bool = True,
+    observed: dict[str, tuple[str, int]] | None = None,
 ) -> tuple[Kill | None, int]:
     """The first violation of one of `targets` on `sdk`, and the executions it took.
 
     Deterministic for a seed: the exhaustive search runs in a fixed order, the Hypothesis
     passes are seeded as the sign-off's worker groups are. `search=False` runs the exhaustive
-    search only (cheap; for tests).
+    search only (cheap; for tests). `observed`, when given, receives the first canonical
+    scenario and delay bound at which each invariant outside `targets` broke.
     """
     wanted = frozenset(targets)
     plan = BUDGETS[budget]
     counter = [0]
     started = wallclock.perf_counter()
-    hit = _systematic(sdk, wanted, plan, counter, started) if wanted else None
+    seen = observed if observed is not None else {}
+    hit = _systematic(sdk, wanted, plan, counter, started, seen) if wanted else None
     for number in range(SEARCH_PASSES if search and wanted and hit is None else 0):
         hit = _search_once(sdk, wanted, plan, seed * 1000 + number, counter, started)
         if hit is not None:
@@ -196,7 +212,12 @@ def hunt(
 
 
 def _systematic(
-    sdk: SdkModules, wanted: frozenset[str], plan: Budget, counter: list[int], started: float
+    sdk: SdkModules,
+    wanted: frozenset[str],
+    plan: Budget,
+    counter: list[int],
+    started: float,
+    observed: dict[str, tuple[str, int]],
 ) -> _Hit | None:
     """The sign-off's delay-bounded DFS over the canonical scenarios, fewest delays first.
 
@@ -214,6 +235,8 @@ def _systematic(
                 outcome, _run, violations = run_case(
                     sdk, scenario, strategy, plan.max_steps, locations=False
                 )
+                for v in violations:
+                    observed.setdefault(v.invariant, (name, bound))
                 hits = [v for v in violations if v.invariant in wanted]
                 if hits:
                     return _Hit(
@@ -305,9 +328,14 @@ def _run_job(job: _Job) -> MutantResult:
         return MutantResult(m.name, m.description, m.file, m.equivalent, "n/a")
     sdk = load_mutant(m, job.target)
     assert sdk is not None
-    kill, executions = hunt(sdk, job.targets, job.budget, job.seed)
+    observed: dict[str, tuple[str, int]] = {}
+    kill, executions = hunt(sdk, job.targets, job.budget, job.seed, observed=observed)
     if kill is not None and job.out is not None:
         kill = _with_replay(sdk, kill, Path(job.out), m.name, job.budget)
+    masked = None
+    if kill is None:
+        excluded = {name: at for name, at in observed.items() if name not in job.targets}
+        masked = _masking(job.target, excluded, BUDGETS[job.budget])
     return MutantResult(
         m.name,
         m.description,
@@ -317,9 +345,40 @@ def _run_job(job: _Job) -> MutantResult:
         source_hash=mutated.source_hash,
         sdk_dir=str(mutated.root),
         kill=kill,
+        masked=masked,
         executions=executions,
         seconds=wallclock.perf_counter() - started,
     )
+
+
+def _masking(target: Target, excluded: dict[str, tuple[str, int]], plan: Budget) -> Masked | None:
+    """For a survivor: an excluded invariant it breaks on a canonical scenario within a delay
+    bound where the release, searched exhaustively, never does.
+
+    Sound, because the delay-bounded DFS of one scenario is complete: the release cannot break
+    that invariant there within that bound, the mutant can. Reported, never counted as a kill.
+    """
+    if not excluded:
+        return None
+    release = load(target)
+    broken: dict[tuple[str, int], set[str]] = {}
+    order = [inv.name for inv in CATALOG]
+    for invariant in sorted(excluded, key=order.index):
+        name, bound = excluded[invariant]
+        if (name, bound) not in broken:
+            strategy, found, runs = DelayBound(DFS(), bound), set(), 0
+            while strategy.begin():
+                runs += 1
+                _o, _r, violations = run_case(
+                    release, canonical()[name], strategy, plan.max_steps, locations=False
+                )
+                found.update(v.invariant for v in violations)
+            broken[(name, bound)] = found
+            broken[(name, -bound - 1)] = {str(runs)}  # the executions, kept beside the verdict
+        if invariant not in broken[(name, bound)]:
+            runs = int(next(iter(broken[(name, -bound - 1)])))
+            return Masked(invariant, name, bound, runs)
+    return None
 
 
 def _with_replay(sdk: SdkModules, kill: Kill, out: Path, name: str, budget: str) -> Kill:
