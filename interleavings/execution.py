@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import greenlet
 
@@ -82,9 +82,8 @@ class ThreadState:
         return f"blocked on {w.on}{until}"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What a strategy sees at a scheduling point."""
+class Decision(NamedTuple):
+    """What a strategy sees at a scheduling point (a tuple: built once per decision, cheaply)."""
 
     step: int
     options: tuple[int, ...]  # thread ids in choice order; -1 stands for "advance the clock"
@@ -319,8 +318,8 @@ class Execution:
                 if self.horizon is None and self.idle_limit is None:
                     return runnable[0]
                 return None if self._idle_or_past_horizon() else runnable[0]
-            future = self._future_deadlines(now)
             if not runnable:
+                future = self._future_deadlines(now)
                 if self._paused(future):
                     return None
                 if not future:
@@ -333,7 +332,8 @@ class Execution:
             current_ok = me is not None and me in runnable
             order = ([me] if current_ok else []) + [t for t in runnable if t is not me]
             options = [t.tid for t in order]
-            if self.eager_time and future:
+            future = self._future_deadlines(now) if self.eager_time else []
+            if future:
                 options.append(-1)
             if len(options) == 1:
                 return order[0]

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     index: int
     tid: int

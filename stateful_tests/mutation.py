@@ -92,6 +92,11 @@ class MutantResult:
     seconds: float = 0.0
 
     @property
+    def told_apart(self) -> bool:
+        """Some invariant distinguishes it from the release (a kill, or masked evidence)."""
+        return self.status == "killed" or self.masked is not None
+
+    @property
     def counted(self) -> bool:
         """In `total`: applies to the target and is not argued equivalent."""
         return self.status != "n/a" and self.equivalent is None
@@ -120,7 +125,7 @@ class MutationReport:
     @property
     def refuted(self) -> list[str]:
         """Mutants argued equivalent that a run nevertheless told apart: the argument is wrong."""
-        return [r.name for r in self.results if r.equivalent is not None and r.status == "killed"]
+        return [r.name for r in self.results if r.equivalent is not None and r.told_apart]
 
     @property
     def passed(self) -> bool:
@@ -361,23 +366,23 @@ def _masking(target: Target, excluded: dict[str, tuple[str, int]], plan: Budget)
     if not excluded:
         return None
     release = load(target)
-    broken: dict[tuple[str, int], set[str]] = {}
+    explored: dict[tuple[str, int], tuple[set[str], int]] = {}  # -> (broken, executions)
     order = [inv.name for inv in CATALOG]
     for invariant in sorted(excluded, key=order.index):
-        name, bound = excluded[invariant]
-        if (name, bound) not in broken:
-            strategy, found, runs = DelayBound(DFS(), bound), set(), 0
+        where = excluded[invariant]
+        if where not in explored:
+            name, bound = where
+            strategy, broken, runs = DelayBound(DFS(), bound), set(), 0
             while strategy.begin():
                 runs += 1
                 _o, _r, violations = run_case(
                     release, canonical()[name], strategy, plan.max_steps, locations=False
                 )
-                found.update(v.invariant for v in violations)
-            broken[(name, bound)] = found
-            broken[(name, -bound - 1)] = {str(runs)}  # the executions, kept beside the verdict
-        if invariant not in broken[(name, bound)]:
-            runs = int(next(iter(broken[(name, -bound - 1)])))
-            return Masked(invariant, name, bound, runs)
+                broken.update(v.invariant for v in violations)
+            explored[where] = (broken, runs)
+        broken, runs = explored[where]
+        if invariant not in broken:
+            return Masked(invariant, where[0], where[1], runs)
     return None
 
 
@@ -469,8 +474,8 @@ def _verdict(r: MutantResult) -> str:
     if r.status == "n/a":
         return "n/a"
     if r.equivalent is not None:
-        return "EQUIV?!" if r.status == "killed" else "equivalent"
-    return r.status.upper()
+        return "EQUIV?!" if r.told_apart else "equivalent"
+    return "MASKED" if r.masked is not None else r.status.upper()
 
 
 def table(report: MutationReport) -> str:
@@ -481,10 +486,11 @@ def table(report: MutationReport) -> str:
     )
     rows = [header, "-" * len(header)]
     for r in report.results:
-        k = r.kill
+        k, m = r.kill, r.masked
+        by = k.invariant if k else f"({m.invariant})" if m else "-"
+        where = k.phase if k else f"systematic {m.scenario} d{m.bound}" if m else "-"
         rows.append(
-            f"{r.name:<30} {Path(r.file).name:<12} {_verdict(r):<10} "
-            f"{(k.invariant if k else '-'):<26} {(k.phase if k else '-'):<32} "
+            f"{r.name:<30} {Path(r.file).name:<12} {_verdict(r):<10} {by:<26} {where:<32} "
             f"{(k.executions if k else r.executions):>6} "
             f"{(k.seconds if k else r.seconds):>6.1f} "
             f"{(k.steps if k else '-'):>6} {(k.preemptions if k else '-'):>4}"
@@ -502,6 +508,13 @@ def details(report: MutationReport) -> str:
             lines.append(f"    scenario: {describe(k.scenario)}")
             if k.replay is not None:
                 lines.append(f"    replay: {k.replay} --sdk {r.sdk_dir}")
+        elif r.masked is not None:
+            m = r.masked
+            lines.append(
+                f"{r.name}: masked: breaks {m.invariant} on {m.scenario} within {m.bound} "
+                f"deviation(s), which the release never does there ({m.baseline_executions} "
+                f"schedules); the release breaks {m.invariant} elsewhere, so it cannot count"
+            )
         elif r.equivalent is not None and r.status != "n/a":
             lines.append(f"{r.name}: equivalent: {r.equivalent}")
     return "\n".join(lines)
@@ -509,6 +522,8 @@ def details(report: MutationReport) -> str:
 
 def _progress_line(r: MutantResult) -> None:
     what = f"killed by {r.kill.invariant}" if r.kill else r.status
+    if r.masked is not None:
+        what += f", masked ({r.masked.invariant} on {r.masked.scenario} d{r.masked.bound})"
     print(f"{PROG}: {r.name}: {what} ({r.executions} executions)", file=sys.stderr, flush=True)
 
 
@@ -535,6 +550,7 @@ def to_json(report: MutationReport) -> dict[str, Any]:
                 "preemptions": k.preemptions if k else None,
                 "scenario": describe(k.scenario) if k else None,
                 "replay": k.replay if k else None,
+                "masked": r.masked.__dict__ if r.masked else None,
                 "executions": r.executions,
                 "seconds": round(r.seconds, 2),
             }
@@ -620,10 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(details(report))
     for r in report.results:
-        if r.status == "killed" and r.equivalent is not None:
-            print(f"{PROG}: REFUTED {r.name}: argued equivalent, yet killed; fix the argument")
+        if r.equivalent is not None and r.told_apart:
+            print(f"{PROG}: REFUTED {r.name}: argued equivalent, yet told apart; fix the argument")
         elif r.counted and r.status == "survived":
-            print(f"{PROG}: SURVIVED {r.name}: {r.description}")
+            masked = f" (masked: {r.masked.invariant})" if r.masked else ""
+            print(f"{PROG}: SURVIVED {r.name}{masked}: {r.description}")
     if report.total == 0:
         print(f"{PROG}: note: no counted mutant applies to SDK {report.sdk}")
     if args.json_file is not None:
