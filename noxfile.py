@@ -100,6 +100,15 @@ def throughput(session: nox.Session) -> None:
     session.run("python", "-m", "stateful_tests.throughput", *session.posargs)
 
 
+@nox.session(python=DEFAULT_PYTHON)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the scheduler: `nox -s mutants -- [--sdk SPEC] [--json FILE]`;
+    last line `mutants: killed=<k> total=<n>` (docs/mutants.md)."""
+    _install(session)
+    _prefetch(session, *SDK_VERSIONS)
+    session.run("python", "-m", "stateful_tests.mutation", *session.posargs, success_codes=[0, 1])
+
+
 STRESS_JSON = ROOT / ".nox" / "stress.json"
 
 
