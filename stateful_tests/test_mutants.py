@@ -18,8 +18,11 @@ from stateful_tests.scenarios import canonical
 from stateful_tests.signoff import BUDGETS, run_case
 
 REPO = Path(__file__).resolve().parents[1]
-# What 1.6.0 already violates at every budget (stateful_tests.check; docs/mutants.md).
+# What 1.6.0 already violates at every budget, its regression corpus included
+# (stateful_tests.check; docs/findings.md; docs/mutants.md).
 BASELINE_1_6_0 = (
+    "no_suspended_off_heap",
+    "no_spurious_suspend",
     "no_resume_after_exit",
     "no_hang",
     "no_hang_on_refresh_failure",
@@ -198,6 +201,17 @@ def test_cli_end_to_end_table_json_and_last_line(
     by_name = {m["name"]: m for m in data["mutants"]}
     assert by_name["schedule_resume_unlocked"]["invariant"] == "heap_mutation_under_lock"
     assert Path(by_name["no_refresh"]["replay"]).is_file()
+
+
+@pytest.mark.usefixtures("restore_sdk_modules")
+def test_a_survivor_is_masked_only_where_the_release_is_clean(release: Target) -> None:
+    """Masking evidence needs the release to be clean on that scenario within that bound; the
+    release hangs after a branch's checkpoint failure, never in the plain wave."""
+    plan = BUDGETS["quick"]
+    masked = mutation._masking(release, {"no_hang": ("wave", 0)}, plan)
+    assert masked == mutation.Masked("no_hang", "wave", 0, 1)
+    assert mutation._masking(release, {"no_hang": ("branch-checkpoint-fails", 0)}, plan) is None
+    assert mutation._masking(release, {}, plan) is None
 
 
 def test_docs_describe_every_mutant_and_argue_every_equivalence() -> None:
