@@ -7,10 +7,13 @@ of the target; its violated invariants are excluded, so a mutant is never credit
 the release already has.
 
 Per mutant, in one worker process of its own (deterministic for a seed, whatever runs beside
-it), the sign-off's two searches run with the target set restricted to the invariants the
+it), the sign-off's searches run with the target set restricted to the invariants the
 baseline keeps, and stop at the first hit: first the delay-bounded exhaustive search over the
-canonical scenarios (bound 0 over every scenario, then bound 1, ...), then the Hypothesis
-search, one pass per sign-off worker group seed, stopping and shrinking at its first failure.
+canonical scenarios (bound 0 over every scenario, then bound 1, ...), then the regression
+corpus, then the Hypothesis search, one pass per sign-off worker group seed, stopping and
+shrinking at its first failure. A survivor that breaks an excluded invariant on a canonical
+scenario where the release, searched exhaustively, never does is reported MASKED: evidence, not
+a kill.
 
 Output: a table, then as the LAST line `mutants: killed=<k> total=<n>` (total counts the
 mutants that apply to the target and are not argued equivalent). Exit 0 when every one of them
@@ -34,6 +37,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from interleavings.execution import Outcome
+from interleavings.replay import load as load_replay
 from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound, Replay
 from invariants import CATALOG, Violation
 from scheduler.adapter_v1 import ExecutorRun
@@ -43,7 +47,15 @@ from scheduler.target import SdkModules, Target, load
 from stateful_tests.cli import Parser, die, json_ready, load_sdk, positive_int
 from stateful_tests.report import replay_payload, write_replay
 from stateful_tests.scenarios import EXTRA_DELAYS, canonical, scenarios
-from stateful_tests.signoff import BUDGETS, GRANULARITY, Budget, run_case, shrink_cap, sign_off
+from stateful_tests.signoff import (
+    BUDGETS,
+    CORPUS,
+    GRANULARITY,
+    Budget,
+    run_case,
+    shrink_cap,
+    sign_off,
+)
 
 PROG = "mutants"
 SEARCH_PASSES = 2  # Hypothesis passes per mutant, seeded as the sign-off's two worker groups
@@ -195,6 +207,8 @@ def hunt(
     started = wallclock.perf_counter()
     seen = observed if observed is not None else {}
     hit = _systematic(sdk, wanted, plan, counter, started, seen) if wanted else None
+    if hit is None and wanted:
+        hit = _corpus(sdk, wanted, plan, counter, started)
     for number in range(SEARCH_PASSES if search and wanted and hit is None else 0):
         hit = _search_once(sdk, wanted, plan, seed * 1000 + number, counter, started)
         if hit is not None:
@@ -252,6 +266,33 @@ def _systematic(
                         counter[0],
                         wallclock.perf_counter() - started,
                     )
+    return None
+
+
+def _corpus(
+    sdk: SdkModules, wanted: frozenset[str], plan: Budget, counter: list[int], started: float
+) -> _Hit | None:
+    """The sign-off's regression phase: every kept counterexample replayed on the target."""
+    for path in sorted(CORPUS.glob("*.json")):
+        kept = load_replay(path)
+        payload = kept.payload
+        if payload.get("level") != "executor" or payload.get("granularity") != GRANULARITY:
+            continue
+        scenario = Scenario.from_json(payload["scenario"])
+        counter[0] += 1
+        outcome, _run, violations = run_case(
+            sdk, scenario, Replay(list(kept.choices)), plan.max_steps, locations=False
+        )
+        hits = [v for v in violations if v.invariant in wanted]
+        if hits:
+            return _Hit(
+                hits[0].invariant,
+                f"corpus {path.stem}",
+                scenario,
+                list(outcome.choices),
+                counter[0],
+                wallclock.perf_counter() - started,
+            )
     return None
 
 
