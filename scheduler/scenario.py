@@ -6,7 +6,7 @@ and wall-clock faults. Scenarios are plain data so a replay file can carry one a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 # What one attempt of a branch ends with.
@@ -43,7 +43,6 @@ class Scenario:
     refresh_failures: tuple[int, ...] = ()  # 1-based refresh calls that fail terminally
     clock_steps: tuple[tuple[float, float], ...] = ()  # (virtual time, wall-clock jump)
     eager_time: bool = False  # the interleaving may also choose when a timed wait comes due
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def attempt(self, branch: int, number: int) -> Attempt:
         """The script of attempt `number` (1-based); past the script a branch completes."""
@@ -73,9 +72,7 @@ class Scenario:
         return 120.0 + work + refresh + clock
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("extra")
-        return data
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Scenario:
