@@ -7,11 +7,13 @@ catalog lists the design's fourteen names in the design's order, then later addi
 from __future__ import annotations
 
 from invariants.base import Invariant, Violation
+from invariants.callback import no_callback_error
 from invariants.heap import heap_mutation_under_lock
 from invariants.liveness import (
     no_deadlock,
     no_hang,
     no_hang_on_refresh_failure,
+    no_hang_without_faults,
     no_thread_crash,
 )
 from invariants.outcome import outcome_matches_completion
@@ -20,10 +22,21 @@ from invariants.resume import (
     no_double_resume,
     no_early_resume,
     no_lost_resume,
+    no_overdue_resume,
     no_resume_after_exit,
 )
-from invariants.suspend import no_spurious_suspend, no_suspended_off_heap
-from invariants.wave import one_refresh_per_wave
+from invariants.suspend import (
+    no_spurious_suspend,
+    no_stale_status_at_release,
+    no_suspended_off_heap,
+    suspend_decision_consistent,
+)
+from invariants.wave import (
+    drain_whole_wave,
+    no_submit_without_refresh,
+    one_refresh_per_drain,
+    one_refresh_per_wave,
+)
 from scheduler.record import Record
 
 CATALOG: tuple[Invariant, ...] = (
@@ -42,6 +55,14 @@ CATALOG: tuple[Invariant, ...] = (
     no_submit_after_failed_refresh,
     outcome_matches_completion,
     heap_mutation_under_lock,
+    no_overdue_resume,
+    no_hang_without_faults,
+    no_stale_status_at_release,
+    suspend_decision_consistent,
+    drain_whole_wave,
+    one_refresh_per_drain,
+    no_submit_without_refresh,
+    no_callback_error,
 )
 
 BY_NAME: dict[str, Invariant] = {inv.name: inv for inv in CATALOG}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from invariants.base import Violation, invariant
-from invariants.scheduler_view import is_exit
+from invariants.scheduler_view import is_exit, is_fault
 from scheduler.record import Event, Record
 
 
@@ -56,6 +56,32 @@ def no_hang(record: Record) -> Violation | None:
                     "invocation would run until the function timeout and be retried.",
                 )
             return None
+    return None
+
+
+@invariant
+def no_hang_without_faults(record: Record) -> Violation | None:
+    """`no_hang`, judged only on runs without faults.
+
+    Violated where `no_hang` is, provided no *fault* (`refresh_fail`, a "checkpoint_failure"
+    attempt's `attempt_end`, `thread_crash`) happened before the `run_end`. A release whose
+    only hangs follow injected failures is clean here, so a livelock or lost wake-up in a
+    fault-free run stays visible next to it.
+    """
+    for event in record:
+        if is_fault(event):
+            return None
+        if event.kind == "run_end":
+            found = no_hang.check(record)
+            if found is None:
+                return None
+            return Violation(
+                "no_hang_without_faults",
+                f"{found.summary}; no failure was injected",
+                found.seq,
+                f"{found.explanation} Nothing failed in this run: no refresh failure, no "
+                "checkpoint failure, no crashed thread.",
+            )
     return None
 
 

@@ -9,6 +9,7 @@ from invariants.scheduler_view import (
     HeapEntry,
     entry_key,
     is_exit,
+    is_fault,
     is_resume,
     walk,
 )
@@ -237,3 +238,58 @@ def _exit_verb(exit_event: Event) -> str:
     if exit_event.kind == "execute_return":
         return f"returned at seq {exit_event.seq}"
     return f"raised {exit_event.get('error')} at seq {exit_event.seq}"
+
+
+TIMER_POLL = 0.1  # the longest the SDK's timer sleeps between looks at the heap (1.x)
+SLACK = 0.05  # for the virtual time the resume path itself may take
+
+
+@invariant
+def no_overdue_resume(record: Record) -> Violation | None:
+    """A due timed suspension is resumed in-process promptly, while `execute()` still runs.
+
+    A branch *waits* from its `status` event to SUSPENDED_WITH_TIMEOUT until its next `status`
+    event. Its resume time r is the `resume_time` of its latest "timed" `attempt_end` (wall
+    clock, relative to the virtual epoch, so equal to virtual time while the wall clock has not
+    been stepped). It is *overdue* at virtual time max(r, start of the wait) + G, with grace
+    G = TIMER_POLL (the timer's longest sleep) + `meta["max_refresh_latency"]` (a wave's refresh
+    it may queue behind) + SLACK. Violated at the first event whose virtual time is past a
+    waiting branch's overdue time. Not judged when `meta["eager_time"]` is set, and judging
+    stops at the exit, at the first `clock_step` and at the first *fault* (`refresh_fail`,
+    "checkpoint_failure" `attempt_end`, `thread_crash`): there, timing promises are off.
+    """
+    if record.meta.get("eager_time"):
+        return None
+    grace = TIMER_POLL + float(record.meta.get("max_refresh_latency") or 0.0) + SLACK
+    resume_at: dict[int, float] = {}
+    waiting: dict[int, tuple[float, Event]] = {}  # branch -> (overdue time, its suspension)
+    for event in record:
+        for branch, (overdue, since) in sorted(waiting.items()):
+            if event.time > overdue + 1e-9:
+                return _overdue(event, branch, overdue, since, grace)
+        if is_exit(event) or is_fault(event) or event.kind == "clock_step":
+            return None
+        branch = event.branch
+        if branch is None:
+            continue
+        if event.kind == "attempt_end" and event.get("resume_time") is not None:
+            resume_at[branch] = float(event.get("resume_time"))
+        elif event.kind == "status":
+            waiting.pop(branch, None)
+            if event.get("new") == "SUSPENDED_WITH_TIMEOUT":
+                due = max(resume_at.get(branch, event.time), event.time)
+                waiting[branch] = (due + grace, event)
+    return None
+
+
+def _overdue(event: Event, branch: int, overdue: float, since: Event, grace: float) -> Violation:
+    return Violation(
+        "no_overdue_resume",
+        f"branch {branch}, SUSPENDED_WITH_TIMEOUT since seq {since.seq}, not resumed by "
+        f"t={overdue:g} (due + {grace:g}s grace); now t={event.time:g}",
+        event.seq,
+        f"Branch {branch}'s timed suspension came due while execute() was still running, but "
+        "the scheduler did not hand it back for a new attempt within the timer's poll and one "
+        "refresh round trip. In-process resumes are what keeps a map from timing out and "
+        "re-invoking; a late or missing resume is the throughput loss the issue is about.",
+    )

@@ -11,6 +11,8 @@ the record into state. This module is that replay, plus the vocabulary the invar
   scheduler believed the time to be.
 - *hold*: the events from a timer `lock_acquire` of the scheduler lock to its next
   `lock_release` of that lock.
+- *fault*: a failure the scenario injected, or a thread it killed: a `refresh_fail`, an
+  `attempt_end` of a "checkpoint_failure" attempt, or a `thread_crash`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ def is_resume(event: Event) -> bool:
 def is_exit(event: Event) -> bool:
     """`execute()` returned or raised at this event."""
     return event.kind in EXIT_KINDS
+
+
+def is_fault(event: Event) -> bool:
+    """An injected failure or a dead thread: past it, timing and liveness promises are off."""
+    return event.kind in ("refresh_fail", "thread_crash") or (
+        event.kind == "attempt_end" and event.get("outcome") == "checkpoint_failure"
+    )
 
 
 def is_timer_lock(event: Event, kind: str) -> bool:

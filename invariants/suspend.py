@@ -5,6 +5,7 @@ from __future__ import annotations
 from invariants.base import Violation, invariant
 from invariants.scheduler_view import (
     SchedulerView,
+    branch_map,
     is_exit,
     is_timer_lock,
     walk,
@@ -28,6 +29,25 @@ def no_suspended_off_heap(record: Record) -> Violation | None:
     Violated at the first such observation while b has no entry on the heap. Judging stops at the
     *exit* (first `execute_return`/`execute_raise`): shutdown clears the heap on purpose.
     """
+    return _stale(record, "no_suspended_off_heap", reads=True)
+
+
+@invariant
+def no_stale_status_at_release(record: Record) -> Violation | None:
+    """The timer never releases its lock while a branch it popped reads SUSPENDED_WITH_TIMEOUT.
+
+    The lock-release clause of `no_suspended_off_heap` alone: violated at a `lock_release` of the
+    scheduler lock by the timer thread while a branch b whose entry the timer popped (while b was
+    SUSPENDED_WITH_TIMEOUT) has had no `status` event and no new `heap_push` since, and has no
+    entry on the heap. It is the claim "pop and reset-to-PENDING are atomic" judged at the lock:
+    the reset must happen inside the hold that popped. Judging stops at the exit.
+    """
+    return _stale(record, "no_stale_status_at_release", reads=False)
+
+
+def _stale(record: Record, name: str, *, reads: bool) -> Violation | None:
+    """The first observation of a popped branch still SUSPENDED_WITH_TIMEOUT off the heap:
+    at a timer lock release, and (`reads`) at a suspend check's read of it."""
     stale: dict[int, Event] = {}
     for event, view in walk(record):
         if is_exit(event):
@@ -38,20 +58,20 @@ def no_suspended_off_heap(record: Record) -> Violation | None:
                 stale[branch] = event
         elif event.kind in ("heap_push", "status") and branch is not None:
             stale.pop(branch, None)
-        elif event.kind == "status_read" and branch in stale:
+        elif reads and event.kind == "status_read" and branch in stale:
             if event.get("value") == SUSPENDED_WITH_TIMEOUT and not view.entries_of(branch):
-                return _off_heap(event, stale[branch], "a suspend check read it")
+                return _off_heap(name, event, stale[branch], "a suspend check read it")
         elif is_timer_lock(event, "lock_release"):
             for b, pop in sorted(stale.items()):
                 if not view.entries_of(b):
-                    return _off_heap(event, pop, "the timer released the scheduler lock")
+                    return _off_heap(name, event, pop, "the timer released the scheduler lock")
     return None
 
 
-def _off_heap(event: Event, pop: Event, how: str) -> Violation:
+def _off_heap(name: str, event: Event, pop: Event, how: str) -> Violation:
     branch = pop.branch
     return Violation(
-        "no_suspended_off_heap",
+        name,
         f"branch {branch} seen SUSPENDED_WITH_TIMEOUT off the heap ({how}) after its entry was "
         f"popped at seq {pop.seq}",
         event.seq,
@@ -91,3 +111,30 @@ def no_spurious_suspend(record: Record) -> Violation | None:
 
 def _active(view: SchedulerView) -> list[int]:
     return sorted(b for b, status in view.status.items() if status in ACTIVE_STATES)
+
+
+@invariant
+def suspend_decision_consistent(record: Record) -> Violation | None:
+    """A suspend check never decides to suspend against what it read itself.
+
+    Violated at the first `suspend_check` with `suspend` True whose `statuses` (the statuses
+    `should_execution_suspend` read, one per branch it looked at) include PENDING or RUNNING.
+    Unlike `no_spurious_suspend`, which judges the decision against the branches' true statuses
+    (and so also catches a correct check that read a stale status in a race), this judges the
+    check's own logic: given what it saw, could it conclude that nothing can progress?
+    """
+    for event in record:
+        if event.kind == "suspend_check" and event.get("suspend") is True:
+            read = branch_map(event.get("statuses"))
+            active = sorted(b for b, status in read.items() if status in ACTIVE_STATES)
+            if active:
+                shown = ", ".join(f"{b}={read[b]}" for b in active)
+                return Violation(
+                    "suspend_decision_consistent",
+                    f"suspend decided on thread {event.thread} after reading {shown}",
+                    event.seq,
+                    "should_execution_suspend read a branch that can still make progress "
+                    f"({shown}) and decided to suspend anyway. Whatever the interleaving, a "
+                    "branch PENDING or RUNNING in the check's own reading vetoes suspension.",
+                )
+    return None

@@ -34,6 +34,9 @@ def _begin_hold(event: Event, view: SchedulerView) -> Hold:
     return Hold(event, clock, due)
 
 
+DRAIN, ONE_REFRESH, REFRESHED = "a", "b", "c"
+
+
 @invariant
 def one_refresh_per_wave(record: Record) -> Violation | None:
     """Each wave drains everything due and is served by exactly one shared refresh.
@@ -48,7 +51,46 @@ def one_refresh_per_wave(record: Record) -> Violation | None:
     (b) a second `refresh_start` occurs after one wave's first pop and before the next wave's;
     (c) a branch *resumed* (`status` from a suspended state to PENDING) is `submit`ted with no
         `refresh_start` since its resume.
+    Each clause is also an invariant of its own (`drain_whole_wave`, `one_refresh_per_drain`,
+    `no_submit_without_refresh`), so a target that breaks one clause by design can still be
+    judged on the others.
     """
+    return _waves(record, "one_refresh_per_wave", {DRAIN, ONE_REFRESH, REFRESHED})
+
+
+@invariant
+def drain_whole_wave(record: Record) -> Violation | None:
+    """Clause (a) of `one_refresh_per_wave` alone: a hold that pops leaves nothing due behind.
+
+    Violated at the timer `lock_release` ending a hold that popped at least one entry, when an
+    entry that was on the heap as the hold began, with `resume_time` <= the timer clock T read
+    before the hold, is still on the heap.
+    """
+    return _waves(record, "drain_whole_wave", {DRAIN})
+
+
+@invariant
+def one_refresh_per_drain(record: Record) -> Violation | None:
+    """Clause (b) of `one_refresh_per_wave` alone: one refresh per wave, not one per resume.
+
+    Violated at a second `refresh_start` after one wave's first timer `heap_pop` and before the
+    next wave's first.
+    """
+    return _waves(record, "one_refresh_per_drain", {ONE_REFRESH})
+
+
+@invariant
+def no_submit_without_refresh(record: Record) -> Violation | None:
+    """Clause (c) of `one_refresh_per_wave` alone: no resumed branch runs on stale state.
+
+    Violated at the `submit` of a branch *resumed* (`status` from a suspended state to PENDING)
+    with no `refresh_start` since that resume.
+    """
+    return _waves(record, "no_submit_without_refresh", {REFRESHED})
+
+
+def _waves(record: Record, name: str, clauses: set[str]) -> Violation | None:
+    """The first violation of the chosen clauses of the wave discipline, reported as `name`."""
     hold: Hold | None = None
     wave_first_pop: Event | None = None
     in_wave = False
@@ -63,23 +105,23 @@ def one_refresh_per_wave(record: Record) -> Violation | None:
             if hold is not None:
                 hold.popped = True
         elif is_timer_lock(event, "lock_release"):
-            if hold is not None and hold.popped:
+            if DRAIN in clauses and hold is not None and hold.popped:
                 left = [entry for key, entry in hold.due.items() if key in view.heap]
                 if left:
-                    return _left_behind(event, hold, left)
+                    return _left_behind(name, event, hold, left)
             hold, in_wave = None, False
         elif event.kind == "refresh_start":
             unrefreshed.clear()
             if wave_first_pop is not None:
                 refreshes.append(event)
-                if len(refreshes) > 1:
-                    return _extra_refresh(event, wave_first_pop, refreshes[0])
+                if ONE_REFRESH in clauses and len(refreshes) > 1:
+                    return _extra_refresh(name, event, wave_first_pop, refreshes[0])
         elif is_resume(event) and event.branch is not None:
             unrefreshed[event.branch] = event
-        elif event.kind == "submit" and event.branch in unrefreshed:
+        elif REFRESHED in clauses and event.kind == "submit" and event.branch in unrefreshed:
             resume = unrefreshed[event.branch]
             return Violation(
-                "one_refresh_per_wave",
+                name,
                 f"branch {event.branch} resumed at seq {resume.seq} was submitted with no state "
                 "refresh since",
                 event.seq,
@@ -90,10 +132,10 @@ def one_refresh_per_wave(record: Record) -> Violation | None:
     return None
 
 
-def _left_behind(event: Event, hold: Hold, left: list[HeapEntry]) -> Violation:
+def _left_behind(name: str, event: Event, hold: Hold, left: list[HeapEntry]) -> Violation:
     first = min(left, key=lambda entry: entry.resume_time)
     return Violation(
-        "one_refresh_per_wave",
+        name,
         f"{len(left)} due entr{'y' if len(left) == 1 else 'ies'} (first: branch {first.branch}, "
         f"due {first.resume_time:g}) left on the heap after a wave at T={hold.clock:g}",
         event.seq,
@@ -104,9 +146,9 @@ def _left_behind(event: Event, hold: Hold, left: list[HeapEntry]) -> Violation:
     )
 
 
-def _extra_refresh(event: Event, first_pop: Event, first_refresh: Event) -> Violation:
+def _extra_refresh(name: str, event: Event, first_pop: Event, first_refresh: Event) -> Violation:
     return Violation(
-        "one_refresh_per_wave",
+        name,
         f"refresh {event.get('call')} is the second for the wave that began at seq "
         f"{first_pop.seq} (first refresh at seq {first_refresh.seq})",
         event.seq,

@@ -332,6 +332,10 @@ def _executor_class(sdk: Any) -> type:
             rec.emit("callback", exe_state.index, inline=bool(future.inline_callback))
             try:
                 super()._on_task_complete(exe_state, future, *rest)
+            except BaseException as err:
+                # The future logs and drops an Exception, a BaseException kills the thread.
+                rec.emit("callback_error", exe_state.index, error=type(err).__name__)
+                raise
             finally:
                 rec.emit("callback_end", exe_state.index)
 
@@ -364,6 +368,9 @@ class ExecutorRun:
                 "tolerated_failure_count": scenario.tolerated_failure_count,
                 "tolerated_failure_percentage": scenario.tolerated_failure_percentage,
                 "shape": callback_shape(sdk),
+                "max_refresh_latency": max(scenario.refresh_latency or (0.0,)),
+                "clock_steps": len(scenario.clock_steps),
+                "eager_time": scenario.eager_time,
             },
         )
         self.attempts = [0] * len(scenario.branches)
@@ -384,6 +391,7 @@ class ExecutorRun:
         ex = active()
         assert ex is not None
         self.recorder.emit("attempt_start", branch, attempt=number)
+        end: dict[str, Any] = {}
         try:
             for _ in range(attempt.points):
                 ex.point("work", f"branch {branch}")
@@ -393,9 +401,11 @@ class ExecutorRun:
                 self.checkpoints.fail()
             if self.checkpoints.failure is not None:
                 raise self.checkpoints.failure  # this attempt's checkpoint hits the failure
+            if attempt.kind == "timed":
+                end["resume_time"] = _rel(ex.clock.wall() + attempt.delay)
             return self._outcome(branch, number, attempt, ex)
         finally:
-            self.recorder.emit("attempt_end", branch, attempt=number, outcome=attempt.kind)
+            self.recorder.emit("attempt_end", branch, attempt=number, outcome=attempt.kind, **end)
 
     def _outcome(self, branch: int, number: int, attempt: Attempt, ex: Execution) -> Any:
         exc = self.sdk.exceptions
@@ -405,6 +415,7 @@ class ExecutorRun:
         if attempt.kind == "error":
             raise ValueError(f"{where} failed")
         if attempt.kind == "timed":
+            # The same reading `play` recorded: no scheduling point lies in between.
             raise exc.TimedSuspendExecution(f"{where} waits", ex.clock.wall() + attempt.delay)
         if attempt.kind == "suspend":
             raise exc.SuspendExecution(f"{where} waits for a callback")
@@ -480,12 +491,14 @@ def run_executor(
 ) -> tuple[Outcome, ExecutorRun]:
     """Play `scenario` on the target's real executor under `strategy`; record everything."""
     run = ExecutorRun(sdk, scenario, granularity)
+    eager = scenario.eager_time if eager_time is None else eager_time
+    run.recorder.record.meta["eager_time"] = eager
     ex = Execution(
         strategy,
         max_steps=max_steps,
         horizon=scenario.horizon(),
         idle_limit=scenario.idle_limit(),
-        eager_time=scenario.eager_time if eager_time is None else eager_time,
+        eager_time=eager,
         record_locations=record_locations,
     )
 

@@ -18,8 +18,9 @@ Kinds and their `data` keys (a `branch` is the branch index, or None):
 | `refresh_start` / `refresh_end` | None | `call`: 1-based refresh number |
 | `refresh_fail` | None | `call`, `error`: exception type name, `base_exception`: bool |
 | `submit` | b | `attempt`: 1-based attempt number of that branch |
-| `attempt_start` / `attempt_end` | b | `attempt`; `attempt_end` adds `outcome` |
+| `attempt_start` / `attempt_end` | b | `attempt`; `attempt_end` adds `outcome` (+ `resume_time`) |
 | `callback` | b | `inline`: True when `add_done_callback` ran it on the submitting thread |
+| `callback_error` | b | `error`: type name of what the done-callback raised |
 | `callback_end` | b | |
 | `status_read` | b | `value`: the status `should_execution_suspend` read, when it read it |
 | `suspend_check` | None | `statuses`: {branch: status} as read, `suspend`: bool |
@@ -27,10 +28,19 @@ Kinds and their `data` keys (a `branch` is the branch index, or None):
 | `execute_return` | None | `items`: {branch: "SUCCEEDED"/"FAILED"/"STARTED"}, `reason` |
 | `execute_raise` | None | `error`: type name, `suspend`: bool (a SuspendExecution family) |
 | `thread_crash` | None | `error`: type name, `message` |
+| `clock_step` | None | `delta`: seconds the wall clock jumped (a clock fault) |
 | `run_end` | None | `status`: "ok", "deadlock", "hang", "budget"; `main_done`: bool |
 
 Every event also carries the virtual time, the thread name and whether that thread held the
 scheduler lock at that moment (`lock_held`).
+
+A "timed" `attempt_end` carries `resume_time`: the wall-clock time (relative, as for the heap)
+the attempt asked to be resumed at, recorded even when no heap push follows.
+
+`Record.meta` holds what was fixed before the run: the completion configuration
+(`min_successful`, `tolerated_failure_count`, `tolerated_failure_percentage`), the callback
+`shape`, and the timing facts `max_refresh_latency` (seconds), `clock_steps` (how many wall-clock
+faults are scheduled) and `eager_time` (whether the interleaving may bring timed waits forward).
 """
 
 from __future__ import annotations

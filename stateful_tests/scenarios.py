@@ -93,4 +93,17 @@ def canonical() -> dict[str, Scenario]:
         "branch-checkpoint-fails": Scenario(
             branches=(keeper, (Attempt("timed", delay=1.0), Attempt("checkpoint_failure")))
         ),
+        # Two timers pending with different due times: a drain must stop at the first not due.
+        "staggered-due": Scenario(
+            branches=(keeper, (Attempt("timed", delay=0.0),), (Attempt("timed", delay=1.0),))
+        ),
+        # No keeper: branch 1 is PENDING behind a slow wave refresh while branch 0's
+        # done-callback decides whether the parent suspends.
+        "suspend-during-refresh": Scenario(
+            branches=(
+                (Attempt("timed", delay=0.0),),
+                (Attempt("timed", delay=0.0, duration=0.5),),
+            ),
+            refresh_latency=(1.5,),
+        ),
     }

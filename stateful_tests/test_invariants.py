@@ -37,7 +37,17 @@ DESIGN_NAMES = (
     "no_submit_after_failed_refresh",
     "outcome_matches_completion",
 )
-ADDED_NAMES = ("heap_mutation_under_lock",)
+ADDED_NAMES = (
+    "heap_mutation_under_lock",
+    "no_overdue_resume",
+    "no_hang_without_faults",
+    "no_stale_status_at_release",
+    "suspend_decision_consistent",
+    "drain_whole_wave",
+    "one_refresh_per_drain",
+    "no_submit_without_refresh",
+    "no_callback_error",
+)
 
 SUSPENDED = frozenset({"SUSPENDED", "SUSPENDED_WITH_TIMEOUT"})
 ACTIVE = frozenset({"PENDING", "RUNNING"})
@@ -100,8 +110,8 @@ class Trace:
         self.set_status(branch, "RUNNING", thread)
         return event
 
-    def callback(self, branch: int) -> Event:
-        self.add("attempt_end", f"worker-{branch}", branch, attempt=self.attempts[branch])
+    def callback(self, branch: int, **end: Any) -> Event:
+        self.add("attempt_end", f"worker-{branch}", branch, attempt=self.attempts[branch], **end)
         return self.add("callback", f"worker-{branch}", branch, inline=False)
 
     def complete(self, branch: int, outcome: str = "COMPLETED") -> Event:
@@ -114,7 +124,7 @@ class Trace:
     def suspend(self, branch: int, until: float) -> int:
         """The attempt raises a timed suspend: SUSPENDED_WITH_TIMEOUT, schedule_resume, check."""
         thread = f"worker-{branch}"
-        self.callback(branch)
+        self.callback(branch, outcome="timed", resume_time=until)
         self.set_status(branch, "SUSPENDED_WITH_TIMEOUT", thread)
         entry = self.push(branch, until, thread)
         self.suspend_check(thread)
@@ -368,6 +378,7 @@ def reader_sees_popped_branch_before_reset() -> tuple[Record, int]:
     return t.record, bad.seq
 
 
+@quiet("no_stale_status_at_release")
 @quiet("no_suspended_off_heap")
 def reader_sees_branch_while_still_on_heap() -> Record:
     t, entry = one_poller()
@@ -380,6 +391,7 @@ def reader_sees_branch_while_still_on_heap() -> Record:
     return t.record
 
 
+@fires("no_stale_status_at_release")
 @fires("no_suspended_off_heap")
 def timer_releases_lock_before_reset() -> tuple[Record, int]:
     t, entry = one_poller()
@@ -708,6 +720,7 @@ def refresh_right_after_release() -> Record:
     return t.record
 
 
+@fires("drain_whole_wave")
 @fires("one_refresh_per_wave")
 def due_entry_left_for_next_turn() -> tuple[Record, int]:
     t = Trace(branches=3)
@@ -719,6 +732,7 @@ def due_entry_left_for_next_turn() -> tuple[Record, int]:
     return t.record, bad.seq
 
 
+@quiet("drain_whole_wave")
 @quiet("one_refresh_per_wave")
 def undue_entry_left_for_next_turn() -> Record:
     t = Trace(branches=3)
@@ -730,6 +744,7 @@ def undue_entry_left_for_next_turn() -> Record:
     return t.record
 
 
+@fires("one_refresh_per_drain")
 @fires("one_refresh_per_wave")
 def refresh_per_branch() -> tuple[Record, int]:
     t = Trace(branches=3)
@@ -743,6 +758,7 @@ def refresh_per_branch() -> tuple[Record, int]:
     return t.record, bad.seq
 
 
+@fires("no_submit_without_refresh")
 @fires("one_refresh_per_wave")
 def submitted_without_refresh() -> tuple[Record, int]:
     t, entry = one_poller()
@@ -752,6 +768,8 @@ def submitted_without_refresh() -> tuple[Record, int]:
     return t.record, bad.seq
 
 
+@quiet("one_refresh_per_drain")
+@quiet("no_submit_without_refresh")
 @quiet("one_refresh_per_wave")
 def refresh_before_next_wave_only() -> Record:
     t, entry = one_poller()
@@ -760,6 +778,179 @@ def refresh_before_next_wave_only() -> Record:
     t.at(2.0).wave(entry)
     again = t.at(2.5).suspend(1, until=3.0)
     t.at(3.0).wave(again)
+    return t.record
+
+
+# the wave clauses, one by one ----------------------------------------------------------------
+
+
+@quiet("one_refresh_per_drain")
+@quiet("no_submit_without_refresh")
+def serial_waves_each_refreshed() -> Record:
+    """1.5.0's shape breaks clause (a) only: each serial turn refreshes once and then submits."""
+    t = Trace(branches=3)
+    t.start()
+    first = t.at(0.5).suspend(1, until=2.0)
+    second = t.at(0.6).suspend(2, until=2.0)
+    t.at(2.0).serial_wave(first)
+    t.serial_wave(second)
+    return t.record
+
+
+@quiet("drain_whole_wave")
+@quiet("one_refresh_per_drain")
+def whole_wave_submitted_unrefreshed() -> Record:
+    t, entry = one_poller()
+    t.at(2.0).drain(entry)
+    t.add("resubmit", "timer", branches=[1])
+    t.submit(1)
+    return t.record
+
+
+# no_stale_status_at_release ------------------------------------------------------------------
+
+
+@quiet("no_stale_status_at_release")
+def reader_races_inside_the_hold() -> Record:
+    """F5's shape: a reader sees the stale status inside the hold; the reset precedes release."""
+    t, entry = one_poller()
+    t.at(2.0).read_clock()
+    t.acquire("timer")
+    t.pop(entry)
+    t.read_clock()
+    t.suspend_check("worker-0")
+    t.set_status(1, "PENDING", "timer")
+    t.release("timer")
+    return t.record
+
+
+# suspend_decision_consistent -----------------------------------------------------------------
+
+
+@fires("suspend_decision_consistent")
+def suspend_after_reading_a_pending_branch() -> tuple[Record, int]:
+    t, entry = one_poller()
+    t.at(2.0).drain(entry)
+    t.at(2.1).complete(0)
+    bad = t.suspend_check("worker-0", suspend=True)
+    return t.record, bad.seq
+
+
+@quiet("suspend_decision_consistent")
+def suspend_after_a_stale_read() -> Record:
+    """The race of F5: the check read SUSPENDED_WITH_TIMEOUT although the branch is PENDING by
+    now. Its decision is consistent with what it saw (`no_spurious_suspend` judges the race)."""
+    t, entry = one_poller()
+    t.at(2.0).drain(entry)
+    t.at(2.1).complete(0)
+    t.suspend_check("worker-0", b1="SUSPENDED_WITH_TIMEOUT")
+    return t.record
+
+
+# no_overdue_resume ---------------------------------------------------------------------------
+
+
+def poller_never_resumed(**meta: Any) -> tuple[Trace, Event]:
+    """Keeper 0 runs until 3.0 while poller 1, due at 2.0, is never popped."""
+    t = Trace(branches=2, **meta)
+    t.start()
+    t.at(0.5).suspend(1, until=2.0)
+    t.at(1.0).peek()
+    first_late = t.at(3.0).add("attempt_end", "worker-0", 0, attempt=1)
+    return t, first_late
+
+
+@fires("no_overdue_resume")
+def due_timer_never_popped() -> tuple[Record, int]:
+    t, late = poller_never_resumed()
+    return t.record, late.seq
+
+
+@quiet("no_overdue_resume")
+def due_timer_never_popped_under_eager_time() -> Record:
+    return poller_never_resumed(eager_time=True)[0].record
+
+
+@fires("no_overdue_resume")
+def resume_later_than_one_refresh() -> tuple[Record, int]:
+    t, entry = one_poller()
+    t.record.meta["max_refresh_latency"] = 0.5
+    late = t.at(2.7).read_clock()
+    t.drain(entry)
+    return t.record, late.seq
+
+
+@quiet("no_overdue_resume")
+def resume_within_one_refresh() -> Record:
+    t, entry = one_poller()
+    t.record.meta["max_refresh_latency"] = 0.5
+    t.at(2.6).wave(entry)
+    t.at(3.0).complete(1)
+    t.complete(0)
+    t.exit_return()
+    t.run_end()
+    return t.record
+
+
+@quiet("no_overdue_resume")
+def late_after_a_refresh_failure() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).add("refresh_fail", "timer", call=1, error="BackgroundThreadError")
+    t.at(5.0).run_end("hang", main_done=False)
+    return t.record
+
+
+@quiet("no_overdue_resume")
+def parent_suspended_before_due() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).complete(0)
+    t.exit_raise()
+    t.at(9.0).run_end()
+    return t.record
+
+
+# no_hang_without_faults ----------------------------------------------------------------------
+
+
+@fires("no_hang_without_faults")
+def hang_in_a_fault_free_run() -> tuple[Record, int]:
+    t, _ = one_poller()
+    bad = t.at(20.0).run_end("hang", main_done=False)
+    return t.record, bad.seq
+
+
+@quiet("no_hang_without_faults")
+def hang_after_a_crashed_thread() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).add("thread_crash", "timer", error="BackgroundThreadError", message="x")
+    t.at(20.0).run_end("hang", main_done=False)
+    return t.record
+
+
+@quiet("no_hang_without_faults")
+def hang_after_a_branch_checkpoint_failure() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).add("attempt_end", "worker-0", 0, attempt=1, outcome="checkpoint_failure")
+    t.at(20.0).run_end("hang", main_done=False)
+    return t.record
+
+
+# no_callback_error ---------------------------------------------------------------------------
+
+
+@fires("no_callback_error")
+def callback_raises() -> tuple[Record, int]:
+    t, _ = one_poller()
+    t.at(1.0).callback(0)
+    bad = t.add("callback_error", "worker-0", 0, error="TypeError")
+    t.add("callback_end", "worker-0", 0)
+    return t.record, bad.seq
+
+
+@quiet("no_callback_error")
+def callback_records_a_failed_branch() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).complete(0, "FAILED")
     return t.record
 
 

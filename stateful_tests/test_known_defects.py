@@ -33,16 +33,21 @@ EXPECTED: dict[str, frozenset[str]] = {
             "one_refresh_per_wave",
             "outcome_matches_completion",
             "no_hang",
+            "drain_whole_wave",
+            "no_overdue_resume",
+            "no_callback_error",
         }
     ),
     "1.6.0": frozenset(
         {
+            "no_suspended_off_heap",
             "no_hang_on_refresh_failure",
             "no_thread_crash",
             "no_lost_resume",
             "no_resume_after_exit",
             "outcome_matches_completion",
             "no_hang",
+            "no_callback_error",
         }
     ),
 }
@@ -88,12 +93,32 @@ def test_known_150_defect_is_found_with_fewest_deviations(
 @pytest.mark.parametrize("version", ["1.6.0", "1.7.0"])
 @pytest.mark.parametrize(
     "invariant",
-    ["no_deadlock", "no_refresh_under_lock", "one_refresh_per_wave", "no_double_resume"],
+    [
+        "no_deadlock",
+        "no_refresh_under_lock",
+        "one_refresh_per_wave",
+        "drain_whole_wave",
+        "one_refresh_per_drain",
+        "no_submit_without_refresh",
+        "no_double_resume",
+        "no_stale_status_at_release",
+        "no_overdue_resume",
+        "no_hang_without_faults",
+    ],
 )
 def test_the_fix_holds_where_it_claims(version: str, invariant: str) -> None:
-    """The change's own claims: no lock held across the refresh, one refresh per wave, no
-    self-deadlock, no double resume, over every schedule within the bound."""
+    """The change's own claims: no lock held across the refresh, one refresh per wave that
+    drains everything due, no self-deadlock, no double resume, pop and reset done in one lock
+    hold, due resumes served promptly, over every schedule within the bound."""
     assert invariant not in verdict(version)
+
+
+@pytest.mark.parametrize("version", ["1.6.0", "1.7.0"])
+def test_the_lock_free_reader_sees_a_popped_branch_with_one_preemption(version: str) -> None:
+    """F5 without eager time: one preemption between the timer's pop and its reset to PENDING
+    lets a done-callback's `should_execution_suspend` read the branch off the heap."""
+    assert explore(version, "suspend-during-refresh").get("no_suspended_off_heap") == 1
+    assert "no_stale_status_at_release" not in explore(version, "suspend-during-refresh")
 
 
 def test_the_refresh_hang_needs_no_preemption_on_any_version() -> None:
@@ -106,11 +131,34 @@ def test_the_refresh_hang_needs_no_preemption_on_any_version() -> None:
 def test_a_runtime_error_mock_hides_the_refresh_hang(
     version: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Why the fix's own test passes: it mocks the failure as a RuntimeError, an Exception. With
-    that fake no version hangs; with the real BackgroundThreadError every version does."""
+    """A checkpoint subsystem that fails with RuntimeError (an Exception) instead of the real
+    BackgroundThreadError. Every later checkpoint fails too, branches included, so the branches
+    fail and the map ends: no version hangs, while with the real failure every version does."""
     import scheduler.adapter_v1 as adapter
 
     monkeypatch.setattr(adapter, "checkpoint_failure", lambda sdk: RuntimeError("mocked"))
     sdk = load(resolve(version))
     found, _ = systematic(sdk, canonical()["refresh-fails"], 0, MAX_STEPS)
     assert "no_hang_on_refresh_failure" not in found
+
+
+# The SDK's own fix test (1.6.0+) fails only the refresh, with a Mock raising RuntimeError.
+REFRESH_ONLY_MOCK_HANGS = {"1.5.0": True, "1.6.0": False, "1.7.0": False}
+
+
+@pytest.mark.parametrize("version", sorted(REFRESH_ONLY_MOCK_HANGS))
+def test_the_sdk_tests_refresh_only_mock(version: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the wave's refresh raises RuntimeError; branch checkpoints keep working. 1.6.0's
+    `except Exception` catches it and execute() re-raises it, so the fix's test passes; 1.5.0
+    has no handler, its timer thread dies and execute() hangs (docs/peer-tests.md measured the
+    same on real threads). The real failure, a BaseException, hangs all three."""
+    import scheduler.adapter_v1 as adapter
+
+    def refresh_only(self: adapter.CheckpointSubsystem) -> BaseException:
+        raise RuntimeError("resume refresh failed")
+
+    monkeypatch.setattr(adapter.CheckpointSubsystem, "fail", refresh_only)
+    sdk = load(resolve(version))
+    found, _ = systematic(sdk, canonical()["refresh-fails"], 0, MAX_STEPS)
+    assert ("no_hang" in found) is REFRESH_ONLY_MOCK_HANGS[version]
+    assert ("no_thread_crash" in found) is REFRESH_ONLY_MOCK_HANGS[version]
