@@ -10,7 +10,7 @@ Per mutant, in one worker process of its own (deterministic for a seed, whatever
 it), the sign-off's searches run with the target set restricted to the invariants the
 baseline keeps, and stop at the first hit: first the delay-bounded exhaustive search over the
 canonical scenarios (bound 0 over every scenario, then bound 1, ...), then the regression
-corpus, then the Hypothesis search, one pass per sign-off worker group seed, stopping and
+corpus, then the Hypothesis search, one pass per sign-off search group seed, stopping and
 shrinking at its first failure. A survivor that breaks an excluded invariant on a canonical
 scenario where the release, searched exhaustively, never does is reported MASKED: evidence, not
 a kill.
@@ -51,14 +51,15 @@ from stateful_tests.signoff import (
     BUDGETS,
     CORPUS,
     GRANULARITY,
+    SEARCH_GROUPS,
     Budget,
+    group_seed,
     run_case,
     shrink_cap,
     sign_off,
 )
 
 PROG = "mutants"
-SEARCH_PASSES = 2  # Hypothesis passes per mutant, seeded as the sign-off's two worker groups
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,9 @@ def hunt(
     """The first violation of one of `targets` on `sdk`, and the executions it took.
 
     Deterministic for a seed: the exhaustive search runs in a fixed order, the Hypothesis
-    passes are seeded as the sign-off's worker groups are. `search=False` runs the exhaustive
-    search only (cheap; for tests). `observed`, when given, receives the first canonical
-    scenario and delay bound at which each invariant outside `targets` broke.
+    passes are seeded as the sign-off's SEARCH_GROUPS search groups are. `search=False` runs
+    the exhaustive search only (cheap; for tests). `observed`, when given, receives the first
+    canonical scenario and delay bound at which each invariant outside `targets` broke.
     """
     wanted = frozenset(targets)
     plan = BUDGETS[budget]
@@ -209,8 +210,8 @@ def hunt(
     hit = _systematic(sdk, wanted, plan, counter, started, seen) if wanted else None
     if hit is None and wanted:
         hit = _corpus(sdk, wanted, plan, counter, started)
-    for number in range(SEARCH_PASSES if search and wanted and hit is None else 0):
-        hit = _search_once(sdk, wanted, plan, seed * 1000 + number, counter, started)
+    for group in range(SEARCH_GROUPS if search and wanted and hit is None else 0):
+        hit = _search_once(sdk, wanted, plan, group_seed(seed, group), counter, started)
         if hit is not None:
             break
     if hit is None:
@@ -447,12 +448,9 @@ def _with_replay(sdk: SdkModules, kill: Kill, out: Path, name: str, budget: str)
 
 
 def baseline_violations(sdk: SdkModules, budget: str, seed: int) -> tuple[list[str], int, float]:
-    """What the unmutated target already violates (never credited to a mutant).
-
-    The sign-off deals its catalog into one group per worker; fixing the groups at
-    SEARCH_PASSES makes the baseline, like the hunt, the same on any number of cores.
-    """
-    result = sign_off(sdk, budget=budget, seed=seed, workers=SEARCH_PASSES)
+    """What the unmutated target already violates (never credited to a mutant): one sign-off,
+    the same on any number of cores (its SEARCH_GROUPS are fixed), like the hunt."""
+    result = sign_off(sdk, budget=budget, seed=seed)
     return [f.invariant for f in result.findings], result.executions, result.seconds
 
 

@@ -6,6 +6,9 @@ catalog. A violation raises an exception class of its own per invariant, so Hypo
 that failure: fewer branches, simpler scripts, fewer preemptions. The search is then repeated
 without the invariants already found, until a full pass finds nothing more (an execution that
 breaks two invariants would otherwise hide the second).
+
+The catalog is searched in SEARCH_GROUPS groups whatever the number of cores: the number of
+worker processes changes how long a sign-off takes, never what it finds.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ BUDGETS = {
 }
 
 GRANULARITY = "access"  # branch status reads and writes are scheduling points
+
+# The catalog is dealt round-robin into this many groups, one Hypothesis search each, seeded
+# `group_seed(seed, i)`: fixed, so the verdict and the execution count are the same on any
+# machine (2 is what the 2-core development machine has always used).
+SEARCH_GROUPS = 2
 
 
 @dataclass
@@ -123,6 +131,11 @@ def shrink_cap(limit: int) -> Iterator[None]:
         yield
     finally:
         hypothesis_engine.MAX_SHRINKS = saved
+
+
+def group_seed(seed: int, group: int) -> int:
+    """The Hypothesis seed of search group `group` of a run seeded `seed`."""
+    return seed * 1000 + group
 
 
 def _search(
@@ -270,26 +283,29 @@ def sign_off(
     seed: int = 0,
     workers: int | None = None,
 ) -> SignOff:
-    """Search every catalog invariant on `sdk`, on all cores; deterministic for a seed.
+    """Search every catalog invariant on `sdk`; deterministic for a seed, on any machine.
 
-    The catalog is dealt round-robin into one group per worker; each worker searches only its
-    group, so an invariant in one group never masks one in another.
+    The catalog is dealt round-robin into SEARCH_GROUPS groups, searched one per worker
+    process, so an invariant in one group never masks one in another. `workers` (default: the
+    cores, at most one per group) sets only how many processes share the work: the findings and
+    the execution count do not depend on it.
     """
     global _FORK_SDK
     plan = BUDGETS[budget]
     result = SignOff(sdk=sdk.target.version)
     started = wallclock.perf_counter()
     names = [inv.name for inv in CATALOG]
-    n = max(1, min(workers or os.cpu_count() or 1, len(names)))
-    jobs = [(tuple(names[i::n]), budget, seed * 1000 + i) for i in range(n)]
+    groups = max(1, min(SEARCH_GROUPS, len(names)))
+    jobs = [(tuple(names[i::groups]), budget, group_seed(seed, i)) for i in range(groups)]
     systematic_jobs = [(name, budget) for name in canonical()]
+    processes = max(1, min(workers or os.cpu_count() or 1, groups))
     _FORK_SDK = sdk
     try:
-        if n == 1:
-            outputs = [_search_group(jobs[0])]
+        if processes == 1:
+            outputs = [_search_group(job) for job in jobs]
             systematic = [_systematic(job) for job in systematic_jobs]
         else:
-            with multiprocessing.get_context("fork").Pool(n) as pool:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
                 outputs = pool.map(_search_group, jobs)
                 systematic = pool.map(_systematic, systematic_jobs)
     finally:

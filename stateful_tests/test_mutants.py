@@ -15,7 +15,7 @@ from scheduler.mutants import mutated_source as mutate
 from scheduler.target import CACHE_ENV, PACKAGE, Target, resolve
 from stateful_tests import mutation
 from stateful_tests.scenarios import canonical
-from stateful_tests.signoff import BUDGETS, run_case
+from stateful_tests.signoff import BUDGETS, SEARCH_GROUPS, Budget, run_case, sign_off
 
 REPO = Path(__file__).resolve().parents[1]
 # What 1.6.0 already violates at every budget, its regression corpus included
@@ -164,6 +164,25 @@ def test_resubmit_under_lock_is_killed_by_no_refresh_under_lock(release: Target)
     while strategy.begin():
         _o, _r, violations = run_case(sdk, kill.scenario, strategy, BUDGETS["quick"].max_steps)
         assert "no_refresh_under_lock" not in [v.invariant for v in violations]
+
+
+def test_baseline_sign_off_does_not_depend_on_the_number_of_workers(
+    release: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline is a sign-off whose search groups are fixed: one worker process or two,
+    it finds the same counterexamples with the same number of executions."""
+    from scheduler.target import load
+
+    tiny = Budget(examples=3, max_steps=2_000, max_branches=2, shrinks=2, delays=0)
+    monkeypatch.setitem(BUDGETS, "tiny", tiny)
+    sdk = load(release)
+    runs = [sign_off(sdk, budget="tiny", workers=n) for n in (1, SEARCH_GROUPS, 8)]
+    seen = [
+        (r.executions, [(f.invariant, f.scenario.to_json(), f.choices) for f in r.findings])
+        for r in runs
+    ]
+    assert seen[0][0] > 0
+    assert seen[1:] == [seen[0], seen[0]]
 
 
 @pytest.mark.usefixtures("mutant_cache", "restore_sdk_modules")
