@@ -10,10 +10,10 @@ Per mutant, in one worker process of its own (deterministic for a seed, whatever
 it), the sign-off's searches run with the target set restricted to the invariants the
 baseline keeps, and stop at the first hit: first the delay-bounded exhaustive search over the
 canonical scenarios (bound 0 over every scenario, then bound 1, ...), then the regression
-corpus, then the Hypothesis search, one pass per sign-off search group seed, stopping and
-shrinking at its first failure. A survivor that breaks an excluded invariant on a canonical
-scenario where the release, searched exhaustively, never does is reported MASKED: evidence, not
-a kill.
+corpus, then the Hypothesis search (`signoff.search`), one pass per sign-off search group
+seed, stopping and shrinking at its first failure. A survivor that breaks an excluded
+invariant on a canonical scenario where the release, searched exhaustively, never does is
+reported MASKED: evidence, not a kill.
 
 Output: a table, then as the LAST line `mutants: killed=<k> total=<n>` (total counts the
 mutants that apply to the target and are not argued equivalent). Exit 0 when every one of them
@@ -32,30 +32,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
-
-from interleavings.execution import Outcome
-from interleavings.replay import load as load_replay
-from interleavings.strategies import DFS, DelayBound, HypothesisStrategy, PreemptionBound, Replay
-from invariants import CATALOG, Violation
-from scheduler.adapter_v1 import ExecutorRun
+from invariants import CATALOG
 from scheduler.mutants import MUTANTS, Mutant, MutantError, load_mutant, materialize, mutant
 from scheduler.scenario import Scenario, describe
 from scheduler.target import SdkModules, Target, load
 from stateful_tests.cli import Parser, die, json_ready, load_sdk, positive_int
 from stateful_tests.report import replay_payload, write_replay
-from stateful_tests.scenarios import EXTRA_DELAYS, canonical, scenarios
+from stateful_tests.scenarios import EXTRA_DELAYS, canonical
 from stateful_tests.signoff import (
     BUDGETS,
-    CORPUS,
     GRANULARITY,
     SEARCH_GROUPS,
     Budget,
+    SearchHit,
+    delay_bounded,
     group_seed,
-    run_case,
-    shrink_cap,
+    replay_corpus,
+    reproduce,
+    search,
     sign_off,
 )
 
@@ -149,33 +143,6 @@ class MutationReport:
 # the hunt: the sign-off's searches, restricted to the invariants the baseline keeps
 
 
-class _Killed(Exception):
-    """Raised inside a Hypothesis example that broke one of the wanted invariants."""
-
-    invariant = ""
-
-
-_KILLED: dict[str, type[_Killed]] = {}
-
-
-def _killed(invariant: str) -> type[_Killed]:
-    """One exception class per invariant, so Hypothesis shrinks each as a bug of its own."""
-    if invariant not in _KILLED:
-        _KILLED[invariant] = type(f"Killed_{invariant}", (_Killed,), {"invariant": invariant})
-    return _KILLED[invariant]
-
-
-def replay(
-    sdk: SdkModules, invariant: str, scenario: Scenario, choices: Sequence[int], plan: Budget
-) -> tuple[Violation, Outcome, ExecutorRun]:
-    """Re-run a found schedule with source locations, to measure and report it."""
-    outcome, run, violations = run_case(sdk, scenario, Replay(list(choices)), plan.max_steps)
-    for v in violations:
-        if v.invariant == invariant:
-            return v, outcome, run
-    raise RuntimeError(f"the counterexample for {invariant} did not reproduce on replay")
-
-
 @dataclass
 class _Hit:
     invariant: str
@@ -211,12 +178,22 @@ def hunt(
     if hit is None and wanted:
         hit = _corpus(sdk, wanted, plan, counter, started)
     for group in range(SEARCH_GROUPS if search and wanted and hit is None else 0):
-        hit = _search_once(sdk, wanted, plan, group_seed(seed, group), counter, started)
-        if hit is not None:
+        found = _search(sdk, wanted, plan, group_seed(seed, group), counter)
+        if found is not None:
+            hit = _Hit(
+                found.invariant,
+                f"search {group}",
+                found.scenario,
+                found.choices,
+                found.executions,
+                found.clock - started,
+            )
             break
     if hit is None:
         return None, counter[0]
-    violation, outcome, _run = replay(sdk, hit.invariant, hit.scenario, hit.choices, plan)
+    violation, outcome, _run = reproduce(
+        sdk, hit.invariant, hit.scenario, hit.choices, plan.max_steps
+    )
     kill = Kill(
         invariant=hit.invariant,
         summary=violation.summary,
@@ -249,12 +226,8 @@ def _systematic(
         for name, scenario in canonical().items():
             if bound > bounds[name]:
                 continue
-            strategy = DelayBound(DFS(), bound)
-            while strategy.begin():
+            for outcome, violations in delay_bounded(sdk, scenario, bound, plan.max_steps):
                 counter[0] += 1
-                outcome, _run, violations = run_case(
-                    sdk, scenario, strategy, plan.max_steps, locations=False
-                )
                 for v in violations:
                     observed.setdefault(v.invariant, (name, bound))
                 hits = [v for v in violations if v.invariant in wanted]
@@ -274,82 +247,28 @@ def _corpus(
     sdk: SdkModules, wanted: frozenset[str], plan: Budget, counter: list[int], started: float
 ) -> _Hit | None:
     """The sign-off's regression phase: every kept counterexample replayed on the target."""
-    for path in sorted(CORPUS.glob("*.json")):
-        kept = load_replay(path)
-        payload = kept.payload
-        if payload.get("level") != "executor" or payload.get("granularity") != GRANULARITY:
-            continue
-        scenario = Scenario.from_json(payload["scenario"])
+    for kept in replay_corpus(sdk, plan.max_steps, locations=False):
         counter[0] += 1
-        outcome, _run, violations = run_case(
-            sdk, scenario, Replay(list(kept.choices)), plan.max_steps, locations=False
-        )
-        hits = [v for v in violations if v.invariant in wanted]
+        hits = [v for v in kept.violations if v.invariant in wanted]
         if hits:
             return _Hit(
                 hits[0].invariant,
-                f"corpus {path.stem}",
-                scenario,
-                list(outcome.choices),
+                f"corpus {kept.path.stem}",
+                kept.scenario,
+                list(kept.outcome.choices),
                 counter[0],
                 wallclock.perf_counter() - started,
             )
     return None
 
 
-def _search_once(
-    sdk: SdkModules,
-    wanted: frozenset[str],
-    plan: Budget,
-    seed: int,
-    counter: list[int],
-    started: float,
-) -> _Hit | None:
-    """One Hypothesis pass of the sign-off's search that stops, and shrinks, at its first hit.
-
-    The example body is the sign-off's (`signoff._search`): the preemption bound first, then a
-    swarm weight, then every scheduling decision a draw. Only `report_multiple_bugs` differs:
-    one new violation is enough to kill a mutant.
-    """
-    last: dict[str, tuple[Scenario, list[int]]] = {}
-    first: dict[str, tuple[int, float]] = {}  # invariant -> executions, seconds at its 1st hit
-
-    @settings(
-        max_examples=plan.examples,
-        deadline=None,
-        database=None,
-        derandomize=False,
-        verbosity=Verbosity.quiet,
-        phases=(Phase.generate, Phase.shrink),
-        suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False,
-    )
-    @hypothesis_seed(seed)
-    @given(scenario=scenarios(max_branches=plan.max_branches), data=st.data())
-    def case(scenario: Scenario, data: st.DataObject) -> None:
-        counter[0] += 1
-        bound = data.draw(st.integers(0, 3))
-        weight = data.draw(st.sampled_from((2, 1, 4, 8)))
-        strategy = PreemptionBound(HypothesisStrategy(data.draw, preempt_weight=weight), bound)
-        outcome, _run, violations = run_case(
-            sdk, scenario, strategy, plan.max_steps, locations=False
-        )
-        hits = [v for v in violations if v.invariant in wanted]
-        if hits:
-            name = hits[0].invariant
-            first.setdefault(name, (counter[0], wallclock.perf_counter() - started))
-            last[name] = (scenario, list(outcome.choices))
-            raise _killed(name)(hits[0].summary)
-
-    with shrink_cap(plan.shrinks):
-        try:
-            case()
-        except _Killed as exc:
-            name = exc.invariant
-            scenario, choices = last[name]
-            executions, seconds = first[name]
-            return _Hit(name, f"search {seed % 1000}", scenario, choices, executions, seconds)
-    return None
+def _search(
+    sdk: SdkModules, wanted: frozenset[str], plan: Budget, seed: int, counter: list[int]
+) -> SearchHit | None:
+    """One pass of the sign-off's Hypothesis search (`signoff.search`), stopping and shrinking
+    at its first hit: one new violation is enough to kill a mutant."""
+    hits = search(sdk, wanted, plan, seed, counter, report_multiple_bugs=False)
+    return hits[0] if hits else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,12 +333,11 @@ def _masking(target: Target, excluded: dict[str, tuple[str, int]], plan: Budget)
         where = excluded[invariant]
         if where not in explored:
             name, bound = where
-            strategy, broken, runs = DelayBound(DFS(), bound), set(), 0
-            while strategy.begin():
+            broken, runs = set(), 0
+            for _outcome, violations in delay_bounded(
+                release, canonical()[name], bound, plan.max_steps
+            ):
                 runs += 1
-                _o, _r, violations = run_case(
-                    release, canonical()[name], strategy, plan.max_steps, locations=False
-                )
                 broken.update(v.invariant for v in violations)
             explored[where] = (broken, runs)
         broken, runs = explored[where]
@@ -431,7 +349,9 @@ def _masking(target: Target, excluded: dict[str, tuple[str, int]], plan: Budget)
 def _with_replay(sdk: SdkModules, kill: Kill, out: Path, name: str, budget: str) -> Kill:
     """Write the kill's replay file (`nox -s replay -- FILE --sdk <mutant dir>`)."""
     plan = BUDGETS[budget]
-    violation, outcome, run = replay(sdk, kill.invariant, kill.scenario, kill.choices, plan)
+    violation, outcome, run = reproduce(
+        sdk, kill.invariant, kill.scenario, kill.choices, plan.max_steps
+    )
     payload = replay_payload(
         sdk,
         kill.scenario,

@@ -8,7 +8,8 @@ without the invariants already found, until a full pass finds nothing more (an e
 breaks two invariants would otherwise hide the second).
 
 The catalog is searched in SEARCH_GROUPS groups whatever the number of cores: the number of
-worker processes changes how long a sign-off takes, never what it finds.
+worker processes changes how long a sign-off takes, never what it finds. `nox -s mutants`
+(stateful_tests/mutation.py) runs the same searches: `search`, `delay_bounded`, `replay_corpus`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time as wallclock
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +95,16 @@ class SignOff:
 class InvariantViolated(Exception):
     """Base of the per-invariant exception classes Hypothesis tells apart."""
 
+    invariant = ""
+
 
 _CLASSES: dict[str, type[InvariantViolated]] = {}
 
 
 def _violation_class(name: str) -> type[InvariantViolated]:
+    """One exception class per invariant, so Hypothesis shrinks each as a bug of its own."""
     if name not in _CLASSES:
-        _CLASSES[name] = type(f"Violated_{name}", (InvariantViolated,), {})
+        _CLASSES[name] = type(f"Violated_{name}", (InvariantViolated,), {"invariant": name})
     return _CLASSES[name]
 
 
@@ -138,15 +142,40 @@ def group_seed(seed: int, group: int) -> int:
     return seed * 1000 + group
 
 
-def _search(
-    sdk: Any, targets: set[str], budget: Budget, seed: int, counter: list[int]
-) -> list[tuple[str, Scenario, list[int]]]:
-    """One Hypothesis run reporting every distinct invariant it breaks, each shrunk apart.
+@dataclass(frozen=True)
+class SearchHit:
+    """One invariant's shrunk counterexample from `search`, and when the search first broke it."""
+
+    invariant: str
+    scenario: Scenario
+    choices: list[int]
+    executions: int  # the search's execution count at the first example that broke it
+    clock: float  # `time.perf_counter()` at that first example
+
+
+def search(
+    sdk: Any,
+    targets: Iterable[str],
+    budget: Budget,
+    seed: int,
+    counter: list[int],
+    *,
+    report_multiple_bugs: bool = True,
+) -> list[SearchHit]:
+    """One Hypothesis run against the invariants `targets`, each violation shrunk.
 
     Every decision is a draw; the preemption bound is drawn first (as CHESS bounds context
     switches) so that shrinking lowers it before anything else and lands on few preemptions.
+    `counter[0]` counts the executions, shrinking included.
+
+    `report_multiple_bugs=True` (the sign-off) reports every distinct invariant broken, each
+    shrunk apart. `False` (the mutants) stops generating at the first example that breaks one
+    and shrinks that one, allowing slips to any wanted invariant with a smaller example: at
+    most one hit.
     """
-    last: dict[str, tuple[str, Scenario, list[int]]] = {}
+    wanted = frozenset(targets)
+    last: dict[str, tuple[Scenario, list[int]]] = {}
+    first: dict[str, tuple[int, float]] = {}
 
     @settings(
         max_examples=budget.examples,
@@ -156,7 +185,7 @@ def _search(
         verbosity=Verbosity.quiet,
         phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=True,
+        report_multiple_bugs=report_multiple_bugs,
     )
     @hypothesis_seed(seed)
     @given(scenario=scenarios(max_branches=budget.max_branches), data=st.data())
@@ -168,28 +197,27 @@ def _search(
         outcome, _run, violations = run_case(
             sdk, scenario, strategy, budget.max_steps, locations=False
         )
-        hits = [v for v in violations if v.invariant in targets]
+        hits = [v for v in violations if v.invariant in wanted]
         if hits:
             name = hits[0].invariant
+            first.setdefault(name, (counter[0], wallclock.perf_counter()))
             # Hypothesis replays each shrunk example last: the last one kept is the minimum.
-            last[name] = (name, scenario, list(outcome.choices))
+            last[name] = (scenario, list(outcome.choices))
             raise _violation_class(name)(hits[0].summary)
 
     with shrink_cap(budget.shrinks):
         try:
             case()
         except InvariantViolated as exc:
-            return [last[_name_of(exc)]]
+            raised: list[BaseException] = [exc]
         except BaseExceptionGroup as group:
-            names = [_name_of(e) for e in group.exceptions if isinstance(e, InvariantViolated)]
-            if len(names) != len(group.exceptions):
+            raised = list(group.exceptions)
+            if not all(isinstance(e, InvariantViolated) for e in raised):
                 raise
-            return [last[n] for n in names]
-    return []
-
-
-def _name_of(exc: BaseException) -> str:
-    return type(exc).__name__.removeprefix("Violated_")
+        else:
+            return []
+    names = [e.invariant for e in raised if isinstance(e, InvariantViolated)]
+    return [SearchHit(n, *last[n], *first[n]) for n in names]
 
 
 _FORK_SDK: Any = None  # the loaded target, inherited by forked workers
@@ -201,13 +229,23 @@ def _search_group(job: tuple[tuple[str, ...], str, int]) -> tuple[list[tuple], i
     remaining, counter = set(targets), [0]
     found: list[tuple] = []
     while remaining:
-        hits = _search(_FORK_SDK, remaining, BUDGETS[budget_name], seed, counter)
+        hits = search(_FORK_SDK, remaining, BUDGETS[budget_name], seed, counter)
         if not hits:
             break
-        for name, scenario, choices in hits:
-            remaining.discard(name)
-            found.append((name, scenario.to_json(), choices))
+        for hit in hits:
+            remaining.discard(hit.invariant)
+            found.append((hit.invariant, hit.scenario.to_json(), hit.choices))
     return found, counter[0]
+
+
+def delay_bounded(
+    sdk: Any, scenario: Scenario, bound: int, max_steps: int
+) -> Iterator[tuple[Outcome, list[Violation]]]:
+    """Run, in DFS order, every schedule of `scenario` that `DelayBound(DFS(), bound)` explores."""
+    strategy = DelayBound(DFS(), bound)
+    while strategy.begin():
+        outcome, _run, violations = run_case(sdk, scenario, strategy, max_steps, locations=False)
+        yield outcome, violations
 
 
 def systematic(
@@ -218,12 +256,8 @@ def systematic(
     found: dict[str, tuple[int, list[int]]] = {}
     executions = 0
     for bound in range(delays + 1):
-        strategy = DelayBound(DFS(), bound)
-        while strategy.begin():
+        for outcome, violations in delay_bounded(sdk, scenario, bound, max_steps):
             executions += 1
-            outcome, _run, violations = run_case(
-                sdk, scenario, strategy, max_steps, locations=False
-            )
             for v in violations:
                 found.setdefault(v.invariant, (bound, list(outcome.choices)))
     return found, executions
@@ -240,16 +274,58 @@ def _systematic(job: tuple[str, str]) -> tuple[list[tuple], int]:
     return hits, executions
 
 
+def reproduce(
+    sdk: Any, invariant: str, scenario: Scenario, choices: Iterable[int], max_steps: int
+) -> tuple[Violation, Outcome, ExecutorRun]:
+    """Re-run a found schedule, with source locations, to measure and report it."""
+    outcome, run, violations = run_case(sdk, scenario, Replay(list(choices)), max_steps)
+    for v in violations:
+        if v.invariant == invariant:
+            return v, outcome, run
+    raise RuntimeError(f"the counterexample of {invariant} did not reproduce on replay")
+
+
 def _rebuild(sdk: Any, name: str, scenario: Scenario, choices: list[int], plan: Budget) -> Finding:
     """Replay a worker's shrunk example here, with source locations, to report it."""
-    outcome, run, violations = run_case(sdk, scenario, Replay(choices), plan.max_steps)
-    for v in violations:
-        if v.invariant == name:
-            return Finding(v, scenario, list(outcome.choices), outcome, run)
-    raise RuntimeError(f"the shrunk example of {name} did not reproduce on replay")
+    violation, outcome, run = reproduce(sdk, name, scenario, choices, plan.max_steps)
+    return Finding(violation, scenario, list(outcome.choices), outcome, run)
 
 
 CORPUS = Path(__file__).parent / "corpus"
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One kept counterexample of the corpus, replayed on a target."""
+
+    path: Path
+    payload: dict[str, Any]  # the file's: "invariant" it was kept for, "scenario" JSON, ...
+    scenario: Scenario
+    choices: list[int]  # as kept in the file
+    outcome: Outcome
+    violations: list[Violation]
+
+
+def corpus_files() -> list[Path]:
+    return sorted(CORPUS.glob("*.json"))
+
+
+def replay_corpus(
+    sdk: Any, max_steps: int, *, locations: bool = True, files: Iterable[Path] | None = None
+) -> Iterator[Replayed]:
+    """Replay, in file order, every kept counterexample at the executor level and this
+    granularity (of `files`, by default the whole corpus); the others are skipped."""
+    for path in corpus_files() if files is None else files:
+        kept = load_replay(path)
+        p = kept.payload
+        if p.get("level") != "executor" or p.get("granularity") != GRANULARITY:
+            continue
+        scenario = Scenario.from_json(p["scenario"])
+        choices = list(kept.choices)
+        outcome, _run, violations = run_case(
+            sdk, scenario, Replay(choices), max_steps, locations=locations
+        )
+        yield Replayed(path, p, scenario, choices, outcome, violations)
 
 
 def _corpus(sdk: Any, plan: Budget) -> tuple[list[tuple], int]:
@@ -257,16 +333,10 @@ def _corpus(sdk: Any, plan: Budget) -> tuple[list[tuple], int]:
     target, as Hypothesis replays its database first. What reproduces is a finding even when
     this run's searches would not reach it again (some need two deviations and eager time)."""
     hits: list[tuple] = []
-    files = sorted(CORPUS.glob("*.json"))
-    for path in files:
-        replay = load_replay(path)
-        p = replay.payload
-        if p.get("level") != "executor" or p.get("granularity") != GRANULARITY:
-            continue
-        scenario = Scenario.from_json(p["scenario"])
-        _, _, violations = run_case(sdk, scenario, Replay(replay.choices), plan.max_steps)
-        if any(v.invariant == p.get("invariant") for v in violations):
-            hits.append((p["invariant"], p["scenario"], replay.choices))
+    files = corpus_files()
+    for r in replay_corpus(sdk, plan.max_steps, files=files):
+        if any(v.invariant == r.payload.get("invariant") for v in r.violations):
+            hits.append((r.payload["invariant"], r.payload["scenario"], r.choices))
     return hits, len(files)
 
 
