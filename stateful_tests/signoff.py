@@ -122,19 +122,39 @@ def run_case(
     return outcome, run, check_all(run.record)
 
 
+class _StoppedClock:
+    """The only clock Hypothesis's engine sees during a search: it never advances.
+
+    The engine stops generating 10 s (wall clock) after its first failure when it reports
+    multiple bugs, and stops shrinking after 300 s: cut-offs that make what a search finds
+    depend on the machine's speed and load. With this clock neither fires; `max_examples` and
+    the shrink cap bound the search instead. The engine reads time for nothing else
+    (phase statistics, which nobody here reads).
+    """
+
+    @staticmethod
+    def monotonic() -> float:
+        return 0.0
+
+    @staticmethod
+    def perf_counter() -> float:
+        return 0.0
+
+
 @contextmanager
 def shrink_cap(limit: int) -> Iterator[None]:
-    """Cap Hypothesis's successful shrinks per failure (its internal MAX_SHRINKS, 500 by
-    default) so every budget ends in bounded time without a wall-clock cut-off."""
-    saved = getattr(hypothesis_engine, "MAX_SHRINKS", None)
-    if saved is None:
-        yield
-        return
-    hypothesis_engine.MAX_SHRINKS = limit
+    """Bound a Hypothesis search by counts, never by the wall clock: cap its successful shrinks
+    per failure (its internal MAX_SHRINKS, 500 by default) and stop its clock."""
+    saved = (getattr(hypothesis_engine, "MAX_SHRINKS", None), hypothesis_engine.time)
+    if saved[0] is not None:
+        hypothesis_engine.MAX_SHRINKS = limit
+    hypothesis_engine.time = _StoppedClock  # type: ignore[assignment]
     try:
         yield
     finally:
-        hypothesis_engine.MAX_SHRINKS = saved
+        if saved[0] is not None:
+            hypothesis_engine.MAX_SHRINKS = saved[0]
+        hypothesis_engine.time = saved[1]
 
 
 def group_seed(seed: int, group: int) -> int:

@@ -185,6 +185,39 @@ def test_baseline_sign_off_does_not_depend_on_the_number_of_workers(
     assert seen[1:] == [seen[0], seen[0]]
 
 
+def test_a_search_is_bounded_by_counts_not_by_the_wall_clock(
+    release: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hypothesis stops generating 10 s after its first failure and shrinking after 300 s of
+    wall clock. On a machine where every clock reading is a minute later, the sign-off must
+    still find the same counterexamples with the same number of executions."""
+    import time
+
+    import hypothesis.internal.conjecture.engine as engine
+
+    from scheduler.target import load
+
+    small = Budget(examples=12, max_steps=2_000, max_branches=2, shrinks=4, delays=0)
+    monkeypatch.setitem(BUDGETS, "small", small)
+    sdk = load(release)
+
+    def run() -> tuple[int, list[tuple[str, list[int]]]]:
+        result = sign_off(sdk, budget="small", workers=1)
+        return result.executions, [(f.invariant, f.choices) for f in result.findings]
+
+    normal = run()
+    readings = iter(range(1, 10**9))
+    slow = {name: getattr(time, name) for name in ("monotonic", "perf_counter")}
+    for name in slow:
+        monkeypatch.setattr(time, name, lambda: 60.0 * next(readings))
+    slowed = run()
+    for name, clock in slow.items():
+        monkeypatch.setattr(time, name, clock)
+    assert normal[1], "the budget must find something for the cut-off to matter"
+    assert slowed == normal
+    assert engine.time is time
+
+
 @pytest.mark.usefixtures("mutant_cache", "restore_sdk_modules")
 def test_cli_end_to_end_table_json_and_last_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

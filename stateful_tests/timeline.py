@@ -190,6 +190,8 @@ def _note(event: Any) -> str | None:
         return f"b{b} {_status(d.get('old'))}->{_status(d.get('new'))}"
     if k == "callback":
         return f"done-callback b{b}" + (" inline" if d.get("inline") else "")
+    if k == "callback_error":
+        return f"done-callback b{b} raised {d.get('error')}"
     if k == "suspend_check":
         return "suspend? " + ("yes" if d.get("suspend") else "no")
     if k == "attempt_start":
