@@ -47,7 +47,6 @@ from interleavings.strategies import (
     DFS,
     PCT,
     DelayBound,
-    HypothesisStrategy,
     PreemptionBound,
     RandomWalk,
 )
@@ -56,7 +55,7 @@ from scheduler.scenario import Scenario
 from scheduler.target import SdkModules
 from stateful_tests import stress
 from stateful_tests.scenarios import canonical
-from stateful_tests.signoff import run_case
+from stateful_tests.signoff import drawn_interleaving, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
@@ -336,9 +335,7 @@ def _hypothesis_search(
     @hypothesis_seed(seed)
     @given(data=st.data())
     def case(data: st.DataObject) -> None:
-        bound = data.draw(st.integers(0, 3))
-        weight = data.draw(st.sampled_from((2, 1, 4, 8)))
-        strategy = PreemptionBound(HypothesisStrategy(data.draw, preempt_weight=weight), bound)
+        strategy = drawn_interleaving(data)
         if state["hit"] is None:
             state["n"] += 1  # Hypothesis replays the failing example at the end: not counted
         if _found(sdk, scenario, invariant, strategy):

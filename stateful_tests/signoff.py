@@ -173,6 +173,15 @@ class SearchHit:
     clock: float  # `time.perf_counter()` at that first example
 
 
+def drawn_interleaving(data: st.DataObject) -> PreemptionBound:
+    """The interleaving as Hypothesis draws: the preemption bound first (as CHESS bounds context
+    switches, so shrinking lowers it before anything else), then a swarm weight (preemption
+    odds out of 16), then every scheduling decision."""
+    bound = data.draw(st.integers(0, 3))
+    weight = data.draw(st.sampled_from((2, 1, 4, 8)))
+    return PreemptionBound(HypothesisStrategy(data.draw, preempt_weight=weight), bound)
+
+
 def search(
     sdk: Any,
     targets: Iterable[str],
@@ -211,9 +220,7 @@ def search(
     @given(scenario=scenarios(max_branches=budget.max_branches), data=st.data())
     def case(scenario: Scenario, data: st.DataObject) -> None:
         counter[0] += 1
-        bound = data.draw(st.integers(0, 3))
-        weight = data.draw(st.sampled_from((2, 1, 4, 8)))  # out of 16: swarm-style variety
-        strategy = PreemptionBound(HypothesisStrategy(data.draw, preempt_weight=weight), bound)
+        strategy = drawn_interleaving(data)
         outcome, _run, violations = run_case(
             sdk, scenario, strategy, budget.max_steps, locations=False
         )
