@@ -24,6 +24,7 @@ from invariants.resume import (
     no_lost_resume,
     no_overdue_resume,
     no_resume_after_exit,
+    no_unscheduled_timed_suspend,
 )
 from invariants.suspend import (
     no_spurious_suspend,
@@ -63,6 +64,7 @@ CATALOG: tuple[Invariant, ...] = (
     one_refresh_per_drain,
     no_submit_without_refresh,
     no_callback_error,
+    no_unscheduled_timed_suspend,
 )
 
 BY_NAME: dict[str, Invariant] = {inv.name: inv for inv in CATALOG}

@@ -293,3 +293,43 @@ def _overdue(event: Event, branch: int, overdue: float, since: Event, grace: flo
         "refresh round trip. In-process resumes are what keeps a map from timing out and "
         "re-invoking; a late or missing resume is the throughput loss the issue is about.",
     )
+
+
+@invariant
+def no_unscheduled_timed_suspend(record: Record) -> Violation | None:
+    """A done-callback that records a timed suspension also schedules its resume.
+
+    Within one done-callback of branch b (from b's `callback` to the next `callback_end` of b on
+    the same thread), a `status` event setting b to SUSPENDED_WITH_TIMEOUT must be followed by a
+    `heap_push` of b before that `callback_end`. Violated at the `callback_end`. A callback that
+    never ends (blocked, or its thread killed) is not judged here: `no_deadlock`, `no_hang` and
+    `no_thread_crash` see those.
+    """
+    open_callbacks: dict[tuple[int, str], Event | None] = {}  # -> the suspension awaiting a push
+    for event in record:
+        branch = event.branch
+        if branch is None:
+            continue
+        key = (branch, event.thread)
+        if event.kind == "callback":
+            open_callbacks[key] = None
+        elif key not in open_callbacks:
+            continue
+        elif event.kind == "status" and event.get("new") == "SUSPENDED_WITH_TIMEOUT":
+            open_callbacks[key] = event
+        elif event.kind == "heap_push":
+            open_callbacks[key] = None
+        elif event.kind == "callback_end":
+            suspended = open_callbacks.pop(key)
+            if suspended is not None:
+                return Violation(
+                    "no_unscheduled_timed_suspend",
+                    f"branch {branch}'s done-callback set it SUSPENDED_WITH_TIMEOUT at seq "
+                    f"{suspended.seq} and ended without scheduling its resume",
+                    event.seq,
+                    f"Branch {branch}'s attempt asked to be resumed at a time, and its "
+                    "done-callback recorded the suspension but pushed nothing onto the resume "
+                    "heap. No timer will hand it back in-process: it waits for a re-invocation "
+                    "even while the rest of the map keeps running.",
+                )
+    return None

@@ -47,6 +47,7 @@ ADDED_NAMES = (
     "one_refresh_per_drain",
     "no_submit_without_refresh",
     "no_callback_error",
+    "no_unscheduled_timed_suspend",
 )
 
 SUSPENDED = frozenset({"SUSPENDED", "SUSPENDED_WITH_TIMEOUT"})
@@ -951,6 +952,38 @@ def callback_raises() -> tuple[Record, int]:
 def callback_records_a_failed_branch() -> Record:
     t, _ = one_poller()
     t.at(1.0).complete(0, "FAILED")
+    return t.record
+
+
+# no_unscheduled_timed_suspend ----------------------------------------------------------------
+
+
+@fires("no_unscheduled_timed_suspend")
+def timed_suspension_never_pushed() -> tuple[Record, int]:
+    t, _ = one_poller()
+    t.at(1.0).callback(0, outcome="timed", resume_time=2.0)
+    t.set_status(0, "SUSPENDED_WITH_TIMEOUT", "worker-0")
+    t.suspend_check("worker-0")
+    bad = t.add("callback_end", "worker-0", 0)
+    return t.record, bad.seq
+
+
+@quiet("no_unscheduled_timed_suspend")
+def indefinite_suspension_needs_no_push() -> Record:
+    t, _ = one_poller()
+    t.at(1.0).callback(0, outcome="suspend")
+    t.set_status(0, "SUSPENDED", "worker-0")
+    t.add("callback_end", "worker-0", 0)
+    return t.record
+
+
+@quiet("no_unscheduled_timed_suspend")
+def callback_blocked_before_its_push() -> Record:
+    """1.5.0's self-deadlock: the inline callback blocks on the lock; it is never judged."""
+    t, _ = one_poller()
+    t.at(1.0).callback(0, outcome="timed", resume_time=2.0)
+    t.set_status(0, "SUSPENDED_WITH_TIMEOUT", "worker-0")
+    t.at(20.0).run_end("deadlock", main_done=False)
     return t.record
 
 
