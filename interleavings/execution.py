@@ -12,8 +12,11 @@ unless we switch to it, so no real thread can ever race the model.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import types
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -43,7 +46,13 @@ class DecisionError(RuntimeError):
 
 @dataclass
 class Wait:
-    """What a blocked thread waits for: a condition, an optional deadline, and a description."""
+    """What a blocked thread waits for: a condition, an optional deadline, and a description.
+
+    `ready` must be a pure function of program state (it is asked at scheduling points, as
+    often as the runtime likes) over the objects its closure holds, and those bindings must not
+    change while the thread waits: the runtime asks one predicate for all waits whose `ready`
+    has the same code over the same objects (`Execution._runnable`).
+    """
 
     on: str
     ready: Callable[[], bool]
@@ -165,6 +174,13 @@ class Execution:
         self._session_limit: float | None = None
         self.drain = drain
         self._main_done_at: float | None = None
+        # The started, unfinished threads, indexed by what they wait for (`_runnable`): those
+        # not waiting; waits only their deadline ends, as (deadline, tid) in order; untimed
+        # waits by predicate (`_predicate_key`), one question for all waiters; the other waits.
+        self._free: dict[int, ThreadState] = {}
+        self._sleep_keys: list[tuple[float, int]] = []
+        self._shared: dict[tuple[Any, ...], dict[int, Callable[[], bool]]] = {}  # tid: ready
+        self._asked: dict[int, Wait] = {}
         # An exception from the strategy or an observer: the checker's own failure, not the
         # program's. It ends the run and `run()` re-raises it (Hypothesis's StopTest included).
         self._error: BaseException | None = None
@@ -217,9 +233,11 @@ class Execution:
             finally:
                 ts.done = True
                 ts.wait = None
+                self._free.pop(ts.tid, None)
 
         ts.glet = greenlet.greenlet(body, parent=self._root)
         ts.started = True
+        self._free[ts.tid] = ts
 
     # ----------------------------------------------------------------- the scheduling point
     def point(self, op: str, obj: str = "", detail: str = "") -> None:
@@ -236,6 +254,7 @@ class Execution:
         if wait.ready():
             return True
         ts.wait = wait
+        filed = self._file_wait(ts.tid, wait)
         try:
             while True:
                 self._reschedule()
@@ -246,25 +265,63 @@ class Execution:
                     return False
         finally:
             ts.wait = None
+            self._unfile_wait(ts, filed)
+
+    def _file_wait(self, tid: int, wait: Wait) -> tuple[str, Any]:
+        """Index a thread that starts waiting where `_runnable` will look for it: with the
+        sleepers when only its deadline can end the wait, with the waiters on the same
+        predicate when it has no deadline, else with the waits asked one by one."""
+        del self._free[tid]
+        if wait.deadline is not None:
+            if _never(wait.ready):
+                key = (wait.deadline, tid)
+                insort(self._sleep_keys, key)
+                return ("sleep", key)
+        else:
+            shared = _predicate_key(wait.ready)
+            if shared is not None:
+                self._shared.setdefault(shared, {})[tid] = wait.ready
+                return ("shared", shared)
+        self._asked[tid] = wait
+        return ("asked", tid)
+
+    def _unfile_wait(self, ts: ThreadState, filed: tuple[str, Any]) -> None:
+        """The wait is over (ready, timed out or unwound): the thread is free again."""
+        kind, key = filed
+        if kind == "sleep":
+            del self._sleep_keys[bisect_left(self._sleep_keys, key)]
+        elif kind == "shared":
+            waiters = self._shared[key]
+            del waiters[ts.tid]
+            if not waiters:
+                del self._shared[key]
+        else:
+            del self._asked[ts.tid]
+        if not ts.done:
+            self._free[ts.tid] = ts
 
     def _emit(self, ts: ThreadState, op: str, obj: str, detail: str, *, progress: bool) -> None:
         if self.finishing:
             return
-        loc = _caller_location() if self.record_locations else ("", 0)
-        step = Step(
-            index=len(self.trace.steps),
-            tid=ts.tid,
-            thread=ts.name,
-            op=op,
-            obj=obj,
-            detail=detail,
-            file=loc[0],
-            line=loc[1],
-            time=self.clock.now,
-        )
-        self.trace.steps.append(step)
+        file, line = "", 0
+        if self.record_locations:
+            # Where the code under test made the call: the first frame outside this package.
+            # Frame 1 is `point`, `block` or a thread's body, all in this module; skipping it
+            # saves materialising its frame object, the dearest part of this method.
+            try:
+                f: Any = sys._getframe(2)
+            except ValueError:  # a thread's body has no caller
+                f = None
+            while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+                f = f.f_back
+            if f is not None:
+                file, line = f.f_code.co_filename, f.f_lineno
+        steps = self.trace.steps
+        now = self.clock.now
+        step = Step(len(steps), ts.tid, ts.name, op, obj, detail, file, line, now)
+        steps.append(step)
         if progress:
-            self._last_progress = self.clock.now
+            self._last_progress = now
         for fn in self._observers:
             try:
                 fn(step)
@@ -287,7 +344,8 @@ class Execution:
             assert self._root is not None
             self._root.switch()  # the run ended (we are unwound) or a session paused
         elif nxt is not self.current:
-            self._switch(nxt)
+            self.current = nxt
+            nxt.glet.switch()  # type: ignore[union-attr]  # a started thread has a greenlet
         if self.finishing:
             raise Abort()
 
@@ -299,50 +357,46 @@ class Execution:
     def _decide(self) -> ThreadState | None:
         """The heart: advance time when nothing can run, detect the end, ask the strategy."""
         me = self.current
+        mine = -1 if me is None else me.tid
+        threads = self.threads
+        steps = self.trace.steps
+        timed = self.horizon is not None or self.idle_limit is not None
+        eager = self.eager_time
         while True:
             if self._stop is not None:
                 return None
-            if len(self.trace.steps) >= self.max_steps:
+            if len(steps) >= self.max_steps:
                 self._stop = ("budget", f"step budget of {self.max_steps} scheduling points spent")
                 return None
-            now = self.clock.now
-            runnable = [
-                t
-                for t in self.threads
-                if t.started and not t.done and (t.wait is None or t.runnable(now))
-            ]
-            if self.threads[0].done and self._drained():
+            runnable, soonest = self._runnable(self.clock.now)
+            if threads[0].done and self._drained():
                 self._stop = ("ok", "main body finished")
                 return None
-            if len(runnable) == 1 and not self.eager_time:
-                if self.horizon is None and self.idle_limit is None:
-                    return runnable[0]
-                return None if self._idle_or_past_horizon() else runnable[0]
             if not runnable:
-                future = self._future_deadlines(now)
-                if self._paused(future):
+                if self._paused(soonest):
                     return None
-                if not future:
+                if soonest is None:
                     self._stop = self._stuck()
                     return None
-                self._advance(min(future))
+                self._advance(soonest)
                 continue
-            if self._idle_or_past_horizon():
+            if timed and self._idle_or_past_horizon():
                 return None
-            current_ok = me is not None and me in runnable
-            order = ([me] if current_ok else []) + [t for t in runnable if t is not me]
-            options = [t.tid for t in order]
-            future = self._future_deadlines(now) if self.eager_time else []
-            if future:
-                options.append(-1)
-            if len(options) == 1:
-                return order[0]
-            decision = Decision(
-                step=len(self.trace.steps),
-                options=tuple(options),
-                current=me.tid if me is not None else -1,
-                current_runnable=current_ok,
-            )
+            if len(runnable) == 1 and not eager:
+                return threads[runnable[0]]
+            # Choice 0 is "no preemption": the current thread first when it can go on.
+            current_ok = mine in runnable
+            if current_ok:
+                runnable.remove(mine)
+                options = (mine, *runnable)
+            else:
+                options = tuple(runnable)
+            if eager:  # the strategy may also let time pass, if a wait has a deadline
+                if soonest is not None:
+                    options += (-1,)
+                elif len(options) == 1:
+                    return threads[options[0]]
+            decision = _decision((len(steps), options, mine, current_ok))
             try:
                 choice = self.strategy.choose(decision)
                 if not 0 <= choice < len(options):
@@ -351,20 +405,56 @@ class Execution:
                 self._fail(exc, "the strategy")
                 return None
             self.choices.append(choice)
-            if options[choice] == -1:
-                self._advance(min(future))
+            chosen = options[choice]
+            if chosen == -1:
+                assert soonest is not None
+                self._advance(soonest)
                 continue
-            chosen = order[choice]
-            if current_ok and choice != 0 and self.trace.steps:
-                self.trace.steps[-1].preempted = True
-            return chosen
+            if current_ok and choice != 0 and steps:
+                steps[-1].preempted = True
+            return threads[chosen]
 
-    def _future_deadlines(self, now: float) -> list[float]:
-        return [
-            t.wait.deadline
-            for t in self.threads
-            if t.wait is not None and t.wait.deadline is not None and t.wait.deadline > now
-        ]
+    def _runnable(self, now: float) -> tuple[list[int], float | None]:
+        """The ids of the threads that can run at `now`, ascending, and the soonest deadline
+        after `now` of any waiting thread (None when no wait has one).
+
+        The same answer as asking every started, unfinished thread `runnable(now)` and reading
+        every wait's deadline (the tests keep that definition and compare step by step), but a
+        waiting thread is indexed when it blocks: waits only a deadline can end (`sleep`) sorted
+        by deadline, so the due ones are a prefix; untimed waits grouped by predicate, so one
+        question answers for every idle worker of a pool or every waiter on one lock; only the
+        other waits are asked one by one. With hundreds of threads, nearly all asleep or idle,
+        a scheduling point then costs what its few candidates cost.
+        """
+        runnable = list(self._free)
+        soonest: float | None = None
+        keys = self._sleep_keys
+        if keys:
+            due = bisect_right(keys, (now, _INF))
+            if due:
+                runnable += [tid for _, tid in keys[:due]]
+            if due < len(keys):
+                soonest = keys[due][0]
+        if self._shared:
+            for waiters in self._shared.values():
+                for ready in waiters.values():  # any waiter's predicate answers for all
+                    if ready():
+                        runnable += waiters
+                    break
+        if self._asked:
+            for tid, wait in self._asked.items():
+                deadline = wait.deadline
+                if wait.ready() or (deadline is not None and now >= deadline):
+                    runnable.append(tid)
+                if (
+                    deadline is not None
+                    and now < deadline
+                    and (soonest is None or deadline < soonest)
+                ):
+                    soonest = deadline
+        if len(runnable) > 1:
+            runnable.sort()
+        return runnable, soonest
 
     def _drained(self) -> bool:
         """After the body returns, daemon threads still run (a real process keeps them until it
@@ -382,13 +472,13 @@ class Execution:
             if t.started and not t.done
         )
 
-    def _paused(self, future: list[float]) -> bool:
+    def _paused(self, soonest: float | None) -> bool:
         """In a session, stop when the main thread awaits its next command and nothing else can
         run before the session's time limit: that is a quiescent state the caller may inspect."""
         main = self.threads[0]
         if self._session_limit is None or main.wait is None or not main.wait.external:
             return False
-        return not any(d <= self._session_limit for d in future)
+        return soonest is None or soonest > self._session_limit
 
     def _advance(self, to: float) -> None:
         self.clock.advance_to(to)
@@ -594,11 +684,37 @@ class Execution:
             t.done = True
 
 
-def _caller_location() -> tuple[str, int]:
-    """The first frame outside this package: where the code under test made the call."""
-    f = sys._getframe(2)
-    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
-        f = f.f_back
-    if f is None:
-        return ("", 0)
-    return (f.f_code.co_filename, f.f_lineno)
+_INF = float("inf")
+# `Decision(step, options, current, current_runnable)` without the Python-level `__new__` that
+# NamedTuple generates: a decision is built at most scheduling points.
+_decision = functools.partial(tuple.__new__, Decision)
+_FALSE = (lambda: False).__code__
+
+
+def _never(ready: Callable[[], bool]) -> bool:
+    """True when `ready` is a closure-free `lambda: False`: only a deadline ends the wait."""
+    code = getattr(ready, "__code__", None)
+    return (
+        code is not None
+        and code.co_code == _FALSE.co_code
+        and code.co_consts == _FALSE.co_consts
+        and getattr(ready, "__closure__", None) is None
+    )
+
+
+def _predicate_key(ready: Callable[[], bool]) -> tuple[Any, ...] | None:
+    """What `ready` computes, as a key: its code and the objects it reads through its closure
+    (or the object a bound method is bound to). Two predicates with the same key answer alike
+    (`Wait` says why), so waiters with one key are asked once. None: ask this one alone. The
+    ids stay unique while a group of waiters exists: their predicates keep the objects alive."""
+    if type(ready) is types.MethodType:
+        return (id(ready.__func__), id(ready.__self__))
+    if type(ready) is not types.FunctionType or ready.__defaults__ or ready.__kwdefaults__:
+        return None
+    closure = ready.__closure__
+    if closure is None:
+        return (id(ready.__code__),)
+    try:
+        return (id(ready.__code__), *[id(cell.cell_contents) for cell in closure])
+    except ValueError:  # an empty cell: a variable not bound yet
+        return None

@@ -22,24 +22,13 @@ docs/throughput.md explains the models and how the defaults were calibrated.
 
 from __future__ import annotations
 
-import bisect
-import operator
-import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from interleavings import futures, timing
+from interleavings import timing
 from interleavings.clock import EPOCH
-from interleavings.execution import (
-    Decision,
-    DecisionError,
-    Execution,
-    Outcome,
-    ThreadState,
-    Wait,
-    active,
-)
+from interleavings.execution import Decision, Execution, Outcome, active
 from interleavings.trace import Step
 from scheduler.adapter_v1 import ExecutorRun, instrumented
 from scheduler.record import Record
@@ -239,154 +228,6 @@ class FairScheduler:
         return choice
 
 
-def _lambda_code(function: Any) -> types.CodeType | None:
-    """The code of the one lambda defined inside `function`, or None if there is not exactly one."""
-    inner = [c for c in function.__code__.co_consts if isinstance(c, types.CodeType)]
-    return inner[0] if len(inner) == 1 and inner[0].co_name == "<lambda>" else None
-
-
-# The waits that dominate a run with hundreds of branches, recognised by their code.
-_SLEEP_READY = _lambda_code(timing.sleep)  # `lambda: False`: runnable exactly at its deadline
-_IDLE_READY = _lambda_code(futures.ThreadPoolExecutor._work)  # the pool has work or shut down
-_TID = operator.attrgetter("tid")
-
-
-class ScalableExecution(Execution):
-    """`Execution` whose scheduling decision does not ask every thread whether it can run.
-
-    The runtime's `_decide` asks every thread at every scheduling point. With 300 branches
-    there are 300 pool workers, nearly all asleep (in a modelled cost) or idle, so a point cost
-    ~0.25 ms and one invocation of the issue's map took tens of seconds. Here a thread is
-    indexed when it blocks: sleepers sorted by deadline (runnable exactly when the clock gets
-    there), idle workers grouped by pool (one condition per pool), and only the other waits
-    are asked one by one. The runnable set, its order and the deadlines are the base class's,
-    so every decision and the whole trace are too (`test_throughput` checks it step for step).
-    This belongs in `interleavings/execution.py`; it lives here until it moves, because only
-    this measurement drives hundreds of threads.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._free: dict[int, ThreadState] = {}  # started threads not inside `block`
-        self._sleep_keys: list[tuple[float, int]] = []  # (deadline, tid), sorted
-        self._sleepers: dict[int, ThreadState] = {}
-        self._idle: dict[int, tuple[Callable[[], bool], dict[int, ThreadState]]] = {}
-        self._other: dict[int, ThreadState] = {}
-
-    def start_thread(self, ts: ThreadState, target: Callable[[], Any]) -> None:
-        super().start_thread(ts, target)
-        self._free[ts.tid] = ts
-
-    def block(self, wait: Wait, op: str = "wait", obj: str = "") -> bool:
-        ts = self.current
-        assert ts is not None
-        code = getattr(wait.ready, "__code__", None)
-        closure = getattr(wait.ready, "__closure__", None)
-        sleep_key: tuple[float, int] | None = None
-        idle: dict[int, ThreadState] | None = None
-        del self._free[ts.tid]
-        if code is _SLEEP_READY and wait.deadline is not None:
-            sleep_key = (wait.deadline, ts.tid)
-            bisect.insort(self._sleep_keys, sleep_key)
-            self._sleepers[ts.tid] = ts
-        elif code is _IDLE_READY and wait.deadline is None and closure:
-            pool = id(closure[0].cell_contents)
-            idle = self._idle.setdefault(pool, (wait.ready, {}))[1]
-            idle[ts.tid] = ts
-        else:
-            self._other[ts.tid] = ts
-        try:
-            return super().block(wait, op, obj)
-        finally:
-            if sleep_key is not None:
-                del self._sleepers[ts.tid]
-                del self._sleep_keys[bisect.bisect_left(self._sleep_keys, sleep_key)]
-            elif idle is not None:
-                del idle[ts.tid]
-            else:
-                del self._other[ts.tid]
-            if not ts.done:
-                self._free[ts.tid] = ts
-
-    def _scan(self, now: float) -> tuple[list[ThreadState], float | None]:
-        """The runnable threads in thread order, and the soonest deadline after `now`."""
-        runnable = [ts for ts in self._free.values() if not ts.done]
-        keys = self._sleep_keys
-        due = bisect.bisect_right(keys, (now, float("inf")))
-        runnable += [self._sleepers[tid] for _, tid in keys[:due]]
-        soonest = keys[due][0] if due < len(keys) else None
-        for ready, members in self._idle.values():
-            if members and ready():
-                runnable += members.values()
-        for ts in self._other.values():
-            wait = ts.wait
-            if wait is None:
-                continue
-            deadline = wait.deadline
-            if wait.ready() or (deadline is not None and now >= deadline):
-                runnable.append(ts)
-            if deadline and deadline > now and (soonest is None or deadline < soonest):
-                soonest = deadline
-        if len(runnable) > 1:
-            runnable.sort(key=_TID)
-        return runnable, soonest
-
-    def _decide(self) -> ThreadState | None:
-        """`Execution._decide`, with `_scan` in place of asking every thread."""
-        me = self.current
-        while True:
-            if self._stop is not None:
-                return None
-            if len(self.trace.steps) >= self.max_steps:
-                self._stop = ("budget", f"step budget of {self.max_steps} scheduling points spent")
-                return None
-            now = self.clock.now
-            runnable, soonest = self._scan(now)
-            if self.threads[0].done and self._drained():
-                self._stop = ("ok", "main body finished")
-                return None
-            future = [] if soonest is None else [soonest]
-            if not runnable:
-                if self._paused(future):
-                    return None
-                if soonest is None:
-                    self._stop = self._stuck()
-                    return None
-                self._advance(soonest)
-                continue
-            if self._idle_or_past_horizon():
-                return None
-            current_ok = me is not None and me in runnable
-            order = ([me] if current_ok else []) + [t for t in runnable if t is not me]
-            options = [t.tid for t in order]
-            if self.eager_time and future:
-                options.append(-1)
-            if len(options) == 1:
-                return order[0]
-            decision = Decision(
-                step=len(self.trace.steps),
-                options=tuple(options),
-                current=me.tid if me is not None else -1,
-                current_runnable=current_ok,
-            )
-            try:
-                choice = self.strategy.choose(decision)
-                if not 0 <= choice < len(options):
-                    raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
-            except BaseException as exc:  # not the program's fault: never a thread crash
-                self._fail(exc, "the strategy")
-                return None
-            self.choices.append(choice)
-            if options[choice] == -1:
-                assert soonest is not None
-                self._advance(soonest)
-                continue
-            chosen = order[choice]
-            if current_ok and choice != 0 and self.trace.steps:
-                self.trace.steps[-1].preempted = True
-            return chosen
-
-
 class _Unread(dict):
     """The recorder's `reading` table, kept empty so no `status_read` event is recorded.
 
@@ -493,13 +334,14 @@ def run_invocation(
     work: Workload,
     plan: Plan,
     *,
-    execution: type[Execution] = ScalableExecution,
+    execution: type[Execution] = Execution,
     max_steps: int = 50_000_000,
 ) -> tuple[Outcome, ThroughputRun]:
     """One `execute()` of the target under the fair schedule, cut at the function timeout.
 
     The step budget is only a backstop: the function timeout bounds every run, and the timer's
-    0.1 s polling adds a few points per idle tenth of a second.
+    0.1 s polling adds a few points per idle tenth of a second. `execution` is the runtime's
+    `Execution` unless a test substitutes a reference to compare it with.
     """
     run = ThroughputRun(sdk, plan, work.attempt_cost)
     ex = execution(

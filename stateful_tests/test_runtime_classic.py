@@ -248,6 +248,68 @@ def test_same_seed_same_run(make: Callable[[int], Any], program: Program, granul
     assert any(choices for _, choices, _ in first)
 
 
+class AskEveryThread(Execution):
+    """The definition `Execution._runnable` must agree with: ask every started thread whether
+    it can run now, and read every waiting thread's deadline. The runtime indexes waiting
+    threads instead; the tests below hold it to this, decision by decision."""
+
+    def _runnable(self, now: float) -> tuple[list[int], float | None]:
+        runnable = [t.tid for t in self.threads if t.started and t.runnable(now)]
+        deadlines = [
+            t.wait.deadline
+            for t in self.threads
+            if t.wait is not None and t.wait.deadline is not None and t.wait.deadline > now
+        ]
+        return runnable, min(deadlines, default=None)
+
+
+class Recording:
+    """Passes every decision on to `inner` and keeps what the strategy was offered."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.offered: list[Decision] = []
+
+    def begin(self) -> bool:
+        return self.inner.begin()
+
+    def choose(self, decision: Decision) -> int:
+        self.offered.append(decision)
+        return self.inner.choose(decision)
+
+
+def _decided(execution: type[Execution], program: Program, granularity: str, seed: int, **options):
+    strategy = Recording(RandomWalk(seed))
+    with controlled(granularity):
+        outcome = execution(strategy, **options).run(program)
+    steps = [s.to_json() | {"file": s.file} for s in outcome.trace.steps]
+    return strategy.offered, outcome.choices, outcome.status, outcome.reason, steps
+
+
+@pytest.mark.parametrize("granularity", ["sync", "access", "line"])
+@pytest.mark.parametrize(
+    "program, options",
+    [
+        *[(variant, {}) for pair in classic.BUGS.values() for variant in pair],
+        (classic.timed_waits, {}),
+        (classic.timed_waits, {"eager_time": True}),
+        (classic.cancel_on_shutdown, {"eager_time": True}),
+        (classic.sleep_an_hour, {"eager_time": True}),
+        (functools.partial(classic.tight_loop, 3), {"idle_limit": 10.0, "horizon": 60.0}),
+        (classic.livelock, {"max_steps": 300}),
+    ],
+)
+def test_indexed_decisions_match_asking_every_thread(
+    program: Program, options: dict[str, Any], granularity: str
+) -> None:
+    """Same decisions offered in the same order, same choices, same trace to the byte."""
+    for seed in range(2):
+        indexed = _decided(Execution, program, granularity, seed, **options)
+        reference = _decided(AskEveryThread, program, granularity, seed, **options)
+        assert indexed == reference
+        assert indexed[0], "no decision was offered: the comparison proved nothing"
+
+
 def test_replay_reproduces_a_failure() -> None:
     failure = search(classic.lock_order_deadlock, 2).failure
     assert failure is not None
