@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from invariants.base import Violation, invariant
 from invariants.scheduler_view import (
     SchedulerView,
@@ -92,25 +94,31 @@ def no_spurious_suspend(record: Record) -> Violation | None:
     with `suspend` True at which some branch's true status is PENDING or RUNNING, whatever the
     check itself read.
     """
-    for event, view in walk(record):
-        if event.kind == "suspend_check" and event.get("suspend") is True:
-            active = _active(view)
-            if active:
-                shown = ", ".join(f"{b}={view.status_of(b)}" for b in active)
-                return Violation(
-                    "no_spurious_suspend",
-                    f"suspend decided on thread {event.thread} while branch(es) {shown}",
-                    event.seq,
-                    "The parent suspends the whole operation only when every branch is done or "
-                    f"suspended. At this decision branch(es) {shown} could still make "
-                    "progress in-process, so the invocation would end early and their work "
-                    "would be redone after the backend reinvokes.",
-                )
+    for event, view in _suspend_decisions(record):
+        shown = _active(view.status)
+        if shown:
+            return Violation(
+                "no_spurious_suspend",
+                f"suspend decided on thread {event.thread} while branch(es) {shown}",
+                event.seq,
+                "The parent suspends the whole operation only when every branch is done or "
+                f"suspended. At this decision branch(es) {shown} could still make "
+                "progress in-process, so the invocation would end early and their work "
+                "would be redone after the backend reinvokes.",
+            )
     return None
 
 
-def _active(view: SchedulerView) -> list[int]:
-    return sorted(b for b, status in view.status.items() if status in ACTIVE_STATES)
+def _suspend_decisions(record: Record) -> Iterator[tuple[Event, SchedulerView]]:
+    """Each `suspend_check` that decided to suspend, with the view just before it."""
+    for event, view in walk(record):
+        if event.kind == "suspend_check" and event.get("suspend") is True:
+            yield event, view
+
+
+def _active(statuses: Mapping[int, str]) -> str:
+    """`b=STATUS` for each branch that can still progress, or "" when none can."""
+    return ", ".join(f"{b}={s}" for b, s in sorted(statuses.items()) if s in ACTIVE_STATES)
 
 
 @invariant
@@ -123,18 +131,15 @@ def suspend_decision_consistent(record: Record) -> Violation | None:
     (and so also catches a correct check that read a stale status in a race), this judges the
     check's own logic: given what it saw, could it conclude that nothing can progress?
     """
-    for event in record:
-        if event.kind == "suspend_check" and event.get("suspend") is True:
-            read = branch_map(event.get("statuses"))
-            active = sorted(b for b, status in read.items() if status in ACTIVE_STATES)
-            if active:
-                shown = ", ".join(f"{b}={read[b]}" for b in active)
-                return Violation(
-                    "suspend_decision_consistent",
-                    f"suspend decided on thread {event.thread} after reading {shown}",
-                    event.seq,
-                    "should_execution_suspend read a branch that can still make progress "
-                    f"({shown}) and decided to suspend anyway. Whatever the interleaving, a "
-                    "branch PENDING or RUNNING in the check's own reading vetoes suspension.",
-                )
+    for event, _view in _suspend_decisions(record):
+        shown = _active(branch_map(event.get("statuses")))
+        if shown:
+            return Violation(
+                "suspend_decision_consistent",
+                f"suspend decided on thread {event.thread} after reading {shown}",
+                event.seq,
+                "should_execution_suspend read a branch that can still make progress "
+                f"({shown}) and decided to suspend anyway. Whatever the interleaving, a "
+                "branch PENDING or RUNNING in the check's own reading vetoes suspension.",
+            )
     return None
