@@ -31,7 +31,7 @@ class Condition:
         ex = require()
         token = [False]
         self._waiters.append(token)
-        ex.point("wait", self._name, "" if timeout is None else f"timeout={timeout:g}")
+        ex._point("wait", self._name, "" if timeout is None else f"timeout={timeout:g}")
         saved = _release_all(self._lock)
         deadline = None if timeout is None else ex.clock.now + max(timeout, 0.0)
         try:
@@ -55,7 +55,7 @@ class Condition:
         return result
 
     def notify(self, n: int = 1) -> None:
-        require().point("notify", self._name, f"n={n}")
+        require()._point("notify", self._name, f"n={n}")
         for token in self._waiters[:n]:
             token[0] = True
         del self._waiters[:n]

@@ -11,22 +11,22 @@ class Event:
         self._name = require().label(self, "Event")
 
     def is_set(self) -> bool:
-        require().point("is_set", self._name, str(self._flag))
+        require()._point("is_set", self._name, str(self._flag))
         return self._flag
 
     isSet = is_set
 
     def set(self) -> None:
-        require().point("set", self._name)
+        require()._point("set", self._name)
         self._flag = True
 
     def clear(self) -> None:
-        require().point("clear", self._name)
+        require()._point("clear", self._name)
         self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
         ex = require()
-        ex.point("wait", self._name, "" if timeout is None else f"timeout={timeout:g}")
+        ex._point("wait", self._name, "" if timeout is None else f"timeout={timeout:g}")
         if self._flag:
             return True
         deadline = None if timeout is None else ex.clock.now + max(timeout, 0.0)

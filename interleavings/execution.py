@@ -1,9 +1,9 @@
 """One controlled execution: logical threads as greenlets, one running at a time.
 
-Every primitive in this package calls `Execution.point()` before it acts. The running thread
-then asks the strategy which runnable thread goes next; choice 0 always means "no preemption"
-(keep the current thread, or the lowest-numbered runnable one when the current cannot run), so
-a shrinker that minimises choices minimises preemptions.
+Every primitive in this package calls `Execution.point()` (its inlined twin `_point`) before
+it acts. The running thread then asks the strategy which runnable thread goes next; choice 0
+always means "no preemption" (keep the current thread, or the lowest-numbered runnable one when
+the current cannot run), so a shrinker that minimises choices minimises preemptions.
 
 Greenlets were chosen by measurement (docs/benchmarks.md): a greenlet switch costs about 1 us
 here against about 37 us for a handoff between two OS threads, and a greenlet never runs
@@ -247,6 +247,52 @@ class Execution:
         self._emit(ts, op, obj, detail, progress=op not in IDLE_OPS)
         self._reschedule()
 
+    def _point(self, op: str, obj: str = "", detail: str = "") -> None:
+        """`point` for this package's primitives, inlined for speed: the same step and the
+        same decision. The caller is in this package, so the search for the caller's source
+        location starts one frame further out without materialising the primitive's frame."""
+        ts = self.current
+        assert ts is not None
+        if not self.finishing:
+            file, line = "", 0
+            if self.record_locations:
+                try:
+                    f: Any = sys._getframe(2)
+                except ValueError:  # the primitive has no caller: no location, as in `_emit`
+                    f = None
+                while f is not None:
+                    code = f.f_code
+                    if not code.co_filename.startswith(_PACKAGE_DIR):
+                        file, line = code.co_filename, f.f_lineno
+                        break
+                    f = f.f_back
+            steps = self.trace.steps
+            now = self.clock.now
+            step = Step(len(steps), ts.tid, ts.name, op, obj, detail, file, line, now)
+            steps.append(step)
+            if op not in IDLE_OPS:
+                self._last_progress = now
+            if self._observers:
+                for fn in self._observers:
+                    try:
+                        fn(step)
+                    except BaseException as exc:
+                        self._fail(exc, "an observer")
+                        break
+            if self.finishing:
+                raise Abort()
+            nxt = self._decide()
+            if nxt is None:
+                assert self._root is not None
+                self._root.switch()  # the run ended (we are unwound) or a session paused
+            elif nxt is not self.current:
+                self.current = nxt
+                nxt.glet.switch()  # type: ignore[union-attr]  # a started thread has a greenlet
+            if self.finishing:
+                raise Abort()
+            return
+        raise Abort()  # `_reschedule` while finishing
+
     def block(self, wait: Wait, op: str = "wait", obj: str = "") -> bool:
         """Block the current thread until `wait.ready()` or its deadline. True when ready."""
         ts = self.current
@@ -382,14 +428,15 @@ class Execution:
                 continue
             if timed and self._idle_or_past_horizon():
                 return None
-            if len(runnable) == 1 and not eager:
+            if not eager and len(runnable) == 1:
                 return threads[runnable[0]]
             # Choice 0 is "no preemption": the current thread first when it can go on.
-            current_ok = mine in runnable
-            if current_ok:
+            if mine in runnable:
+                current_ok = True
                 runnable.remove(mine)
                 options = (mine, *runnable)
             else:
+                current_ok = False
                 options = tuple(runnable)
             if eager:  # the strategy may also let time pass, if a wait has a deadline
                 if soonest is not None:
@@ -410,7 +457,7 @@ class Execution:
                 assert soonest is not None
                 self._advance(soonest)
                 continue
-            if current_ok and choice != 0 and steps:
+            if choice and current_ok and steps:
                 steps[-1].preempted = True
             return threads[chosen]
 
@@ -426,7 +473,7 @@ class Execution:
         other waits are asked one by one. With hundreds of threads, nearly all asleep or idle,
         a scheduling point then costs what its few candidates cost.
         """
-        runnable = list(self._free)
+        runnable = [*self._free]
         soonest: float | None = None
         keys = self._sleep_keys
         if keys:
@@ -435,8 +482,9 @@ class Execution:
                 runnable += [tid for _, tid in keys[:due]]
             if due < len(keys):
                 soonest = keys[due][0]
-        if self._shared:
-            for waiters in self._shared.values():
+        shared = self._shared
+        if shared:
+            for waiters in shared.values():
                 for ready in waiters.values():  # any waiter's predicate answers for all
                     if ready():
                         runnable += waiters

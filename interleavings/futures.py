@@ -45,7 +45,7 @@ class Future:
 
     def cancel(self) -> bool:
         ex = require()
-        ex.point("cancel", self._name, self._state)
+        ex._point("cancel", self._name, self._state)
         if self._state in (RUNNING, FINISHED):
             return False
         if self._state == CANCELLED:
@@ -61,12 +61,12 @@ class Future:
         return True
 
     def set_result(self, result: Any) -> None:
-        require().point("set_result", self._name)
+        require()._point("set_result", self._name)
         self._result, self._state = result, FINISHED
         self._invoke_callbacks()
 
     def set_exception(self, exception: BaseException) -> None:
-        require().point("set_exception", self._name, type(exception).__name__)
+        require()._point("set_exception", self._name, type(exception).__name__)
         self._exception, self._state = exception, FINISHED
         self._invoke_callbacks()
 
@@ -79,7 +79,7 @@ class Future:
 
     def add_done_callback(self, fn: Callable[[Future], Any]) -> None:
         ex = require()
-        ex.point("add_done_callback", self._name, self._state)
+        ex._point("add_done_callback", self._name, self._state)
         if not self._done():
             self._callbacks.append(fn)
             return
@@ -100,7 +100,7 @@ class Future:
             raise TimeoutError()
 
     def result(self, timeout: float | None = None) -> Any:
-        require().point("result", self._name, self._state)
+        require()._point("result", self._name, self._state)
         self._wait_done(timeout)
         if self._state == CANCELLED:
             raise CancelledError()
@@ -109,7 +109,7 @@ class Future:
         return self._result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        require().point("exception", self._name, self._state)
+        require()._point("exception", self._name, self._state)
         self._wait_done(timeout)
         if self._state == CANCELLED:
             raise CancelledError()
@@ -118,7 +118,7 @@ class Future:
 
 def _swallowed(exc: Exception) -> None:
     """CPython logs a callback's exception and carries on; we put it in the trace."""
-    require().point("callback_error", type(exc).__name__, str(exc)[:60])
+    require()._point("callback_error", type(exc).__name__, str(exc)[:60])
 
 
 class ThreadPoolExecutor:
@@ -148,7 +148,7 @@ class ThreadPoolExecutor:
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         ex = require()
-        ex.point("submit", self._name)
+        ex._point("submit", self._name)
         if self._shutdown:
             raise RuntimeError("cannot schedule new futures after shutdown")
         future = Future()
@@ -171,7 +171,7 @@ class ThreadPoolExecutor:
                     return
                 self._idle += 1
                 try:
-                    ex.point("idle", self._name)
+                    ex._point("idle", self._name)
                     ex.block(
                         Wait(f"work {self._name}", lambda: bool(self._queue) or self._shutdown)
                     )
@@ -181,7 +181,7 @@ class ThreadPoolExecutor:
             future, fn, args, kwargs = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
-            ex.point("run", future._name)
+            ex._point("run", future._name)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -191,7 +191,7 @@ class ThreadPoolExecutor:
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         ex = require()
-        ex.point("shutdown", self._name, f"wait={wait} cancel_futures={cancel_futures}")
+        ex._point("shutdown", self._name, f"wait={wait} cancel_futures={cancel_futures}")
         self._shutdown = True
         if cancel_futures:
             while self._queue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from interleavings import execution as _execution
 from interleavings.execution import ThreadState, Wait, require
 
 
@@ -14,8 +15,10 @@ class Lock:
         self._name = require().label(self, "Lock")
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        ex = require()
-        ex.point("acquire", self._name)
+        ex = _execution._active
+        if ex is None:
+            ex = require()  # raises
+        ex._point("acquire", self._name)
         if self.owner_state is None:
             self.owner_state = ex.current
             return True
@@ -31,13 +34,15 @@ class Lock:
         return got
 
     def release(self) -> None:
-        ex = require()
+        ex = _execution._active
+        if ex is None:
+            ex = require()  # raises
         if ex.finishing:  # unwinding: a `finally` may release what an aborted wait never took
             self.owner_state = None
             return
         if self.owner_state is None:
             raise RuntimeError("release unlocked lock")
-        ex.point("release", self._name)
+        ex._point("release", self._name)
         self.owner_state = None
 
     def locked(self) -> bool:
@@ -47,11 +52,22 @@ class Lock:
         ex = require()
         return self.owner_state is ex.current
 
-    def __enter__(self) -> bool:
-        return self.acquire()
+    # `with lock:` runs `acquire` itself (as CPython's lock does), and `__exit__` is
+    # `release` inlined: one Python frame less per call, and no frame of this module between
+    # the caller and the scheduling point to step over when finding the caller's location.
+    __enter__ = acquire
 
     def __exit__(self, *exc: Any) -> None:
-        self.release()
+        ex = _execution._active
+        if ex is None:
+            ex = require()  # raises
+        if ex.finishing:  # as in `release`
+            self.owner_state = None
+            return
+        if self.owner_state is None:
+            raise RuntimeError("release unlocked lock")
+        ex._point("release", self._name)
+        self.owner_state = None
 
 
 class RLock:
@@ -62,7 +78,7 @@ class RLock:
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         ex = require()
-        ex.point("acquire", self._name)
+        ex._point("acquire", self._name)
         if self.owner_state is ex.current:
             self._count += 1
             return True
@@ -87,7 +103,7 @@ class RLock:
                 return
             raise RuntimeError("cannot release un-acquired lock")
         if not ex.finishing:
-            ex.point("release", self._name)
+            ex._point("release", self._name)
         self._count -= 1
         if self._count == 0:
             self.owner_state = None

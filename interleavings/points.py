@@ -54,7 +54,7 @@ class _Watched:
             raise AttributeError(self.attr) from None
         ex = active()
         if self.reads and ex is not None and ex.current is not None and not ex.finishing:
-            ex.point("read", f"{self.owner}.{self.attr}", _short(value))
+            ex._point("read", f"{self.owner}.{self.attr}", _short(value))
         if self.read_observer is not None:
             self.read_observer(obj, self.attr, obj.__dict__.get(self.attr, value))
         return obj.__dict__.get(self.attr, value)
@@ -63,7 +63,7 @@ class _Watched:
         ex = active()
         old = obj.__dict__.get(self.attr, _MISSING)
         if self.writes and ex is not None and ex.current is not None and not ex.finishing:
-            ex.point("write", f"{self.owner}.{self.attr}", _short(value))
+            ex._point("write", f"{self.owner}.{self.attr}", _short(value))
         obj.__dict__[self.attr] = value
         if self.observer is not None:
             self.observer(obj, self.attr, None if old is _MISSING else old, value)
@@ -107,7 +107,7 @@ LINE_HOOK = "__interleavings_line__"
 def _line_point(lineno: int) -> None:
     ex = active()
     if ex is not None and ex.current is not None and not ex.finishing:
-        ex.point("line", "", str(lineno))
+        ex._point("line", "", str(lineno))
 
 
 class _Insert(ast.NodeTransformer):

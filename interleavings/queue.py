@@ -21,7 +21,7 @@ class Queue:
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         ex = require()
-        ex.point("put", self._name)
+        ex._point("put", self._name)
         if self.maxsize > 0 and len(self._items) >= self.maxsize:
             if not block:
                 raise Full
@@ -39,7 +39,7 @@ class Queue:
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         ex = require()
-        ex.point("get", self._name, "" if timeout is None else f"timeout={timeout:g}")
+        ex._point("get", self._name, "" if timeout is None else f"timeout={timeout:g}")
         if not self._items:
             if not block:
                 raise Empty
@@ -65,7 +65,7 @@ class Queue:
 
     def join(self) -> None:
         ex = require()
-        ex.point("join", self._name)
+        ex._point("join", self._name)
         ex.block(Wait(f"join {self._name}", lambda: self._unfinished <= 0))
 
 

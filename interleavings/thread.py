@@ -51,7 +51,7 @@ class Thread:
         if self._started:
             raise RuntimeError("threads can only be started once")
         self._started = True
-        ex.point("start", self.name)
+        ex._point("start", self.name)
         self._state = ex.new_thread(self.name, self.daemon, handle=self)
         ex.start_thread(self._state, self.run)
 
@@ -61,7 +61,7 @@ class Thread:
             raise RuntimeError("cannot join thread before it is started")
         state = self._state
         assert state is not None
-        ex.point("join", self.name, "" if timeout is None else f"timeout={timeout}")
+        ex._point("join", self.name, "" if timeout is None else f"timeout={timeout}")
         deadline = None if timeout is None else ex.clock.now + timeout
         ex.block(Wait(f"join {self.name}", lambda: state.done, deadline), obj=self.name)
 

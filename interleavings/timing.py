@@ -12,7 +12,7 @@ from interleavings.execution import Wait, require
 def time() -> float:
     ex = require()
     value = ex.clock.wall()
-    ex.point("time", "", f"{value - 1_700_000_000.0:.3f}")
+    ex._point("time", "", f"{value - 1_700_000_000.0:.3f}")
     return value
 
 
@@ -22,7 +22,7 @@ def time_ns() -> int:
 
 def monotonic() -> float:
     ex = require()
-    ex.point("time", "monotonic")
+    ex._point("time", "monotonic")
     return ex.clock.now
 
 
@@ -31,7 +31,7 @@ perf_counter = monotonic
 
 def sleep(seconds: float) -> None:
     ex = require()
-    ex.point("sleep", "", f"{seconds:g}s")
+    ex._point("sleep", "", f"{seconds:g}s")
     if seconds <= 0:
         return
     deadline = ex.clock.now + seconds
