@@ -181,6 +181,7 @@ class Execution:
         self._sleep_keys: list[tuple[float, int]] = []
         self._shared: dict[tuple[Any, ...], dict[int, Callable[[], bool]]] = {}  # tid: ready
         self._asked: dict[int, Wait] = {}
+        self._indexed = type(self)._runnable is Execution._runnable
         # An exception from the strategy or an observer: the checker's own failure, not the
         # program's. It ends the run and `run()` re-raises it (Hypothesis's StopTest included).
         self._error: BaseException | None = None
@@ -281,7 +282,74 @@ class Execution:
                         break
             if self.finishing:
                 raise Abort()
-            nxt = self._decide()
+            threads = self.threads
+            if (
+                self._indexed
+                and self._stop is None
+                and len(steps) < self.max_steps
+                and not self._sleep_keys
+                and not self._asked
+                and not threads[0].done
+                and self.horizon is None
+                and self.idle_limit is None
+                and not self.eager_time
+            ):
+                # `_decide` inlined for its common case, with the same answer: no timed wait
+                # and no wait asked alone (so no deadline), the main body still running, no
+                # time limits and no eager time (so the strategy is offered only threads).
+                runnable = [*self._free]
+                shared = self._shared
+                if shared:
+                    for waiters in shared.values():
+                        for ready in waiters.values():  # any waiter's predicate answers for all
+                            if ready():
+                                runnable += waiters
+                            break
+                if len(runnable) == 1:
+                    nxt = threads[runnable[0]]
+                elif not runnable:
+                    if not self._paused(None):
+                        self._stop = self._stuck()
+                    nxt = None
+                else:
+                    mine = ts.tid
+                    if len(runnable) == 2:  # the same options as below, without a sort
+                        a, b = runnable
+                        if a > b:
+                            a, b = b, a
+                        current_ok = True
+                        if mine == a:
+                            options = (a, b)
+                        elif mine == b:
+                            options = (b, a)
+                        else:
+                            current_ok = False
+                            options = (a, b)
+                    else:
+                        runnable.sort()
+                        if mine in runnable:
+                            current_ok = True
+                            runnable.remove(mine)
+                            options = (mine, *runnable)
+                        else:
+                            current_ok = False
+                            options = tuple(runnable)
+                    try:
+                        choice = self.strategy.choose(
+                            _decision((len(steps), options, mine, current_ok))
+                        )
+                        if not 0 <= choice < len(options):
+                            raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
+                    except BaseException as exc:  # not the program's fault: never a crash
+                        self._fail(exc, "the strategy")
+                        nxt = None
+                    else:
+                        self.choices.append(choice)
+                        if choice and current_ok:
+                            steps[-1].preempted = True
+                        nxt = threads[options[choice]]
+            else:
+                nxt = self._decide_loop()
             if nxt is None:
                 assert self._root is not None
                 self._root.switch()  # the run ended (we are unwound) or a session paused
@@ -401,20 +469,126 @@ class Execution:
         nxt.glet.switch()
 
     def _decide(self) -> ThreadState | None:
-        """The heart: advance time when nothing can run, detect the end, ask the strategy."""
+        """The heart: advance time when nothing can run, detect the end, ask the strategy.
+
+        Its common case first (the same as `_point`'s inlined copy), else `_decide_loop`."""
+        steps = self.trace.steps
+        threads = self.threads
+        if (
+            self._indexed
+            and self._stop is None
+            and len(steps) < self.max_steps
+            and not self._sleep_keys
+            and not self._asked
+            and not threads[0].done
+            and self.horizon is None
+            and self.idle_limit is None
+            and not self.eager_time
+        ):
+            runnable = [*self._free]
+            shared = self._shared
+            if shared:
+                for waiters in shared.values():
+                    for ready in waiters.values():  # any waiter's predicate answers for all
+                        if ready():
+                            runnable += waiters
+                        break
+            if len(runnable) == 1:
+                return threads[runnable[0]]
+            if not runnable:
+                if not self._paused(None):
+                    self._stop = self._stuck()
+                return None
+            me = self.current
+            mine = -1 if me is None else me.tid
+            if len(runnable) == 2:  # the same options as below, without a sort
+                a, b = runnable
+                if a > b:
+                    a, b = b, a
+                current_ok = True
+                if mine == a:
+                    options = (a, b)
+                elif mine == b:
+                    options = (b, a)
+                else:
+                    current_ok = False
+                    options = (a, b)
+            else:
+                runnable.sort()
+                if mine in runnable:
+                    current_ok = True
+                    runnable.remove(mine)
+                    options = (mine, *runnable)
+                else:
+                    current_ok = False
+                    options = tuple(runnable)
+            try:
+                choice = self.strategy.choose(_decision((len(steps), options, mine, current_ok)))
+                if not 0 <= choice < len(options):
+                    raise DecisionError(f"choice {choice} outside 0..{len(options) - 1}")
+            except BaseException as exc:  # not the program's fault: never a thread crash
+                self._fail(exc, "the strategy")
+                return None
+            self.choices.append(choice)
+            if choice and current_ok and steps:
+                steps[-1].preempted = True
+            return threads[options[choice]]
+        return self._decide_loop()
+
+    def _decide_loop(self) -> ThreadState | None:
+        """`_decide` in general: time limits, eager time, timed waits, the end of the body."""
         me = self.current
         mine = -1 if me is None else me.tid
         threads = self.threads
         steps = self.trace.steps
         timed = self.horizon is not None or self.idle_limit is not None
         eager = self.eager_time
+        max_steps = self.max_steps
+        clock = self.clock
+        # `_runnable` inlined (the same answer, computed the same way) unless a subclass
+        # redefines it, as the tests' reference `AskEveryThread` does.
+        indexed = self._indexed
+        free = self._free
+        keys = self._sleep_keys
+        shared = self._shared
+        asked = self._asked
         while True:
             if self._stop is not None:
                 return None
-            if len(steps) >= self.max_steps:
-                self._stop = ("budget", f"step budget of {self.max_steps} scheduling points spent")
+            if len(steps) >= max_steps:
+                self._stop = ("budget", f"step budget of {max_steps} scheduling points spent")
                 return None
-            runnable, soonest = self._runnable(self.clock.now)
+            if indexed:
+                now = clock.now
+                runnable = [*free]
+                soonest: float | None = None
+                if keys:
+                    due = bisect_right(keys, (now, _INF))
+                    if due:
+                        runnable += [tid for _, tid in keys[:due]]
+                    if due < len(keys):
+                        soonest = keys[due][0]
+                if shared:
+                    for waiters in shared.values():
+                        for ready in waiters.values():  # any waiter's predicate answers for all
+                            if ready():
+                                runnable += waiters
+                            break
+                if asked:
+                    for tid, wait in asked.items():
+                        deadline = wait.deadline
+                        if wait.ready() or (deadline is not None and now >= deadline):
+                            runnable.append(tid)
+                        if (
+                            deadline is not None
+                            and now < deadline
+                            and (soonest is None or deadline < soonest)
+                        ):
+                            soonest = deadline
+                if len(runnable) > 1:
+                    runnable.sort()
+            else:
+                runnable, soonest = self._runnable(clock.now)
             if threads[0].done and self._drained():
                 self._stop = ("ok", "main body finished")
                 return None

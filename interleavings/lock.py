@@ -13,6 +13,7 @@ class Lock:
     def __init__(self) -> None:
         self.owner_state: ThreadState | None = None
         self._name = require().label(self, "Lock")
+        self._untimed: Wait | None = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         ex = _execution._active
@@ -24,11 +25,7 @@ class Lock:
             return True
         if not blocking:
             return False
-        deadline = None if timeout is None or timeout < 0 else ex.clock.now + timeout
-        got = ex.block(
-            Wait(f"acquire {self._name}", lambda: self.owner_state is None, deadline, lock=self),
-            obj=self._name,
-        )
+        got = ex.block(_acquire_wait(self, ex, timeout), obj=self._name)
         if got:
             self.owner_state = ex.current
         return got
@@ -75,6 +72,7 @@ class RLock:
         self.owner_state: ThreadState | None = None
         self._count = 0
         self._name = require().label(self, "RLock")
+        self._untimed: Wait | None = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         ex = require()
@@ -87,11 +85,7 @@ class RLock:
             return True
         if not blocking:
             return False
-        deadline = None if timeout is None or timeout < 0 else ex.clock.now + timeout
-        got = ex.block(
-            Wait(f"acquire {self._name}", lambda: self.owner_state is None, deadline, lock=self),
-            obj=self._name,
-        )
+        got = ex.block(_acquire_wait(self, ex, timeout), obj=self._name)
         if got:
             self.owner_state, self._count = ex.current, 1
         return got
@@ -113,3 +107,18 @@ class RLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+def _acquire_wait(lock: Lock | RLock, ex: Any, timeout: float | None) -> Wait:
+    """What a blocked `acquire` waits for. Without a timeout it is the same every time, so it
+    is built once per lock (a `Wait` is never changed once made)."""
+    if timeout is None or timeout < 0:
+        wait = lock._untimed
+        if wait is None:
+            wait = lock._untimed = Wait(
+                f"acquire {lock._name}", lambda: lock.owner_state is None, None, lock=lock
+            )
+        return wait
+    return Wait(
+        f"acquire {lock._name}", lambda: lock.owner_state is None, ex.clock.now + timeout, lock=lock
+    )
