@@ -97,6 +97,12 @@ def canonical() -> dict[str, Scenario]:
         "staggered-due": Scenario(
             branches=(keeper, (Attempt("timed", delay=0.0),), (Attempt("timed", delay=1.0),))
         ),
+        # The issue's shape at small scale: three timers due together, a 0.5 s refresh round
+        # trip. One refresh per wave resumes all three at once; one per resume makes them late.
+        "slow-refresh-wave": Scenario(
+            branches=(keeper, *(((Attempt("timed", delay=1.0),),) * 3)),
+            refresh_latency=(0.5,),
+        ),
         # No keeper: branch 1 is PENDING behind a slow wave refresh while branch 0's
         # done-callback decides whether the parent suspends.
         "suspend-during-refresh": Scenario(

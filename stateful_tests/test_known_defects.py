@@ -113,6 +113,15 @@ def test_the_fix_holds_where_it_claims(version: str, invariant: str) -> None:
     assert invariant not in verdict(version)
 
 
+def test_serial_resumes_make_due_branches_late_on_150_only() -> None:
+    """The issue's throughput defect as a timeliness property: with a 0.5 s refresh and three
+    timers due together, 1.5.0 (one refresh per resume, under the lock) resumes the third more
+    than one round trip late with no preemption at all; one refresh per wave never does."""
+    assert explore("1.5.0", "slow-refresh-wave").get("no_overdue_resume") == 0
+    for version in ("1.6.0", "1.7.0"):
+        assert "no_overdue_resume" not in explore(version, "slow-refresh-wave")
+
+
 @pytest.mark.parametrize("version", ["1.6.0", "1.7.0"])
 def test_the_lock_free_reader_sees_a_popped_branch_with_one_preemption(version: str) -> None:
     """F5 without eager time: one preemption between the timer's pop and its reset to PENDING
