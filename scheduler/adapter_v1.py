@@ -354,6 +354,28 @@ def _executor_class(sdk: Any) -> type:
     return ScriptedExecutor
 
 
+def attempt_outcome(
+    sdk: Any, attempt: Attempt, branch: int, number: int, *, exited: bool, due: float
+) -> Any:
+    """What attempt `number` of `branch` ends with, as the target's own exceptions: its return
+    value, or the raise of its kind. `exited`: `execute()` has returned (an "orphan" attempt
+    then raises). `due`: the wall-clock resume time of a "timed" attempt. Shared by the model
+    and the real-thread baseline (`stateful_tests.stress`), so both play the same scripts."""
+    exc = sdk.exceptions
+    where = f"branch {branch} attempt {number}"
+    if attempt.kind == "value" or (attempt.kind == "orphan" and not exited):
+        return f"result-{branch}"
+    if attempt.kind == "error":
+        raise ValueError(f"{where} failed")
+    if attempt.kind == "timed":
+        raise exc.TimedSuspendExecution(f"{where} waits", due)
+    if attempt.kind == "suspend":
+        raise exc.SuspendExecution(f"{where} waits for a callback")
+    if attempt.kind == "orphan":
+        raise exc.OrphanedChildException(f"{where} orphaned", operation_id=f"op-{branch}")
+    raise AssertionError(f"unhandled attempt kind {attempt.kind}")
+
+
 class ExecutorRun:
     """One `ConcurrentExecutor.execute()` of the target on a scenario, fully recorded."""
 
@@ -401,27 +423,12 @@ class ExecutorRun:
                 self.checkpoints.fail()
             if self.checkpoints.failure is not None:
                 raise self.checkpoints.failure  # this attempt's checkpoint hits the failure
+            due = ex.clock.wall() + attempt.delay
             if attempt.kind == "timed":
-                end["resume_time"] = _rel(ex.clock.wall() + attempt.delay)
-            return self._outcome(branch, number, attempt, ex)
+                end["resume_time"] = _rel(due)
+            return attempt_outcome(self.sdk, attempt, branch, number, exited=self.exited, due=due)
         finally:
             self.recorder.emit("attempt_end", branch, attempt=number, outcome=attempt.kind, **end)
-
-    def _outcome(self, branch: int, number: int, attempt: Attempt, ex: Execution) -> Any:
-        exc = self.sdk.exceptions
-        where = f"branch {branch} attempt {number}"
-        if attempt.kind == "value" or (attempt.kind == "orphan" and not self.exited):
-            return f"result-{branch}"
-        if attempt.kind == "error":
-            raise ValueError(f"{where} failed")
-        if attempt.kind == "timed":
-            # The same reading `play` recorded: no scheduling point lies in between.
-            raise exc.TimedSuspendExecution(f"{where} waits", ex.clock.wall() + attempt.delay)
-        if attempt.kind == "suspend":
-            raise exc.SuspendExecution(f"{where} waits for a callback")
-        if attempt.kind == "orphan":
-            raise exc.OrphanedChildException(f"{where} orphaned", operation_id=f"op-{branch}")
-        raise AssertionError(f"unhandled attempt kind {attempt.kind}")
 
     def body(self) -> None:
         """The main thread: build the executor and call the REAL `execute()`."""

@@ -51,6 +51,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from invariants.outcome import CompletionConfig, is_finished
+from scheduler.adapter_v1 import attempt_outcome
 from scheduler.refresh import checkpoint_failure
 from scheduler.scenario import Attempt, Scenario
 from scheduler.target import SdkModules, load, resolve
@@ -517,24 +518,8 @@ class RealRun:
             self.fail_checkpoints()
         if self.failure is not None:
             raise self.failure
-        return self._outcome(branch, number, attempt)
-
-    def _outcome(self, branch: int, number: int, attempt: Attempt) -> Any:
-        """What the attempt ends with, as the SDK's own exceptions (as adapter_v1 plays it)."""
-        exc = self.sdk.exceptions
-        where = f"branch {branch} attempt {number}"
-        if attempt.kind == "value" or (attempt.kind == "orphan" and not self.exited):
-            return f"result-{branch}"
-        if attempt.kind == "error":
-            raise ValueError(f"{where} failed")
-        if attempt.kind == "timed":
-            due = time.time() + real_seconds(attempt.delay, self.scale)
-            raise exc.TimedSuspendExecution(f"{where} waits", due)
-        if attempt.kind == "suspend":
-            raise exc.SuspendExecution(f"{where} waits for a callback")
-        if attempt.kind == "orphan":
-            raise exc.OrphanedChildException(f"{where} orphaned", operation_id=f"op-{branch}")
-        raise AssertionError(f"unhandled attempt kind {attempt.kind}")
+        due = time.time() + real_seconds(attempt.delay, self.scale)
+        return attempt_outcome(self.sdk, attempt, branch, number, exited=self.exited, due=due)
 
     def build(self) -> Any:
         """The SDK's ConcurrentExecutor with scripted branch bodies, built as map() does."""
