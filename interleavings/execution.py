@@ -250,8 +250,9 @@ class Execution:
 
     def _point(self, op: str, obj: str = "", detail: str = "") -> None:
         """`point` for this package's primitives, inlined for speed: the same step and the
-        same decision. The caller is in this package, so the search for the caller's source
-        location starts one frame further out without materialising the primitive's frame."""
+        same decision (test_indexed_decisions_match_asking_every_thread holds it to `point`).
+        The caller is in this package, so the search for the caller's source location starts
+        one frame further out without materialising the primitive's frame."""
         ts = self.current
         assert ts is not None
         if not self.finishing:

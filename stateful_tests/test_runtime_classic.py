@@ -251,7 +251,15 @@ def test_same_seed_same_run(make: Callable[[int], Any], program: Program, granul
 class AskEveryThread(Execution):
     """The definition `Execution._runnable` must agree with: ask every started thread whether
     it can run now, and read every waiting thread's deadline. The runtime indexes waiting
-    threads instead; the tests below hold it to this, decision by decision."""
+    threads instead; the tests below hold it to this, decision by decision.
+
+    It also takes the plain path everywhere: a primitive's `_point` is `point` (`_emit` finds
+    the caller's location, `_decide_loop` decides), and a redefined `_runnable` turns off the
+    fast paths the runtime inlines for speed. So the same comparison holds each inlined copy
+    (the location search and decision of `_point`, `_decide`'s common case, the loop's
+    `_runnable`) to the one general definition."""
+
+    _point = Execution.point
 
     def _runnable(self, now: float) -> tuple[list[int], float | None]:
         runnable = [t.tid for t in self.threads if t.started and t.runnable(now)]
