@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from interleavings.strategies import DFS, DelayBound
 from scheduler.mutants import BY_NAME, MUTANTS, Mutant, MutantError, load_mutant, mutant
 from scheduler.mutants import mutated_source as mutate
-from scheduler.target import CACHE_ENV, PACKAGE, Target, resolve
+from scheduler.target import CACHE_ENV, Target, resolve
 from stateful_tests import mutation
 from stateful_tests.scenarios import canonical
 from stateful_tests.signoff import BUDGETS, SEARCH_GROUPS, Budget, run_case, sign_off
@@ -51,15 +49,6 @@ def mutant_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release: Targe
     """Mutants built into this test's own cache (the release itself stays where it is)."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     return tmp_path
-
-
-@pytest.fixture
-def restore_sdk_modules() -> Iterator[None]:
-    previous = {name: m for name, m in sys.modules.items() if name.startswith(PACKAGE)}
-    yield
-    for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
-        del sys.modules[name]
-    sys.modules.update(previous)
 
 
 @pytest.mark.parametrize("m", MUTANTS, ids=lambda m: m.name)

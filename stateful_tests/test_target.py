@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +35,6 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv(CACHE_ENV, str(cache))
     return cache
-
-
-@pytest.fixture
-def restore_sdk_modules() -> Iterator[None]:
-    """Tests that call load() directly leave sys.modules as they found it."""
-    previous = {name: m for name, m in sys.modules.items() if name.startswith(PACKAGE)}
-    yield
-    for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
-        del sys.modules[name]
-    sys.modules.update(previous)
 
 
 def error_line(spec: str, **kwargs: object) -> str:

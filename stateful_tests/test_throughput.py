@@ -7,7 +7,6 @@ file takes seconds and reads no real clock.
 from __future__ import annotations
 
 import json
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from interleavings.execution import Execution
-from scheduler.target import PACKAGE, SdkModules, loaded, resolve
+from scheduler.target import SdkModules, loaded, resolve
 from scheduler.throughput import (
     FINAL,
     KEEPER,
@@ -39,16 +38,6 @@ SMALL = Workload(branches=12, polls=2, delay=2.0, keeper=30.0, rtt=0.1, function
 def sdks() -> Iterator[dict[str, SdkModules]]:
     with loaded(resolve("1.5.0")) as old, loaded(resolve("1.6.0")) as new:
         yield {"1.5.0": old, "1.6.0": new}
-
-
-@pytest.fixture
-def restore_sdk_modules() -> Iterator[None]:
-    """The CLI loads SDKs into sys.modules; leave them as the other tests expect them."""
-    previous = {name: m for name, m in sys.modules.items() if name.startswith(PACKAGE)}
-    yield
-    for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
-        del sys.modules[name]
-    sys.modules.update(previous)
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
